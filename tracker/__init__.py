@@ -1,0 +1,7 @@
+"""tracker: follows the data-engineering and MLOps tooling landscape."""
+
+from __future__ import annotations
+
+__all__ = ["__version__"]
+
+__version__ = "0.1.0"

@@ -1,0 +1,107 @@
+"""Settings resolved once from environment variables and CLI flags (CLI flags win)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from tracker.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_APACHE_URL",
+    "DEFAULT_CLICKHOUSE_URL",
+    "DEFAULT_DB",
+    "DEFAULT_GITHUB_API_URL",
+    "DEFAULT_PYPISTATS_URL",
+    "DEFAULT_PYPI_URL",
+    "Settings",
+    "derive_graphql_url",
+    "load_settings",
+]
+
+DEFAULT_DB = "./tracker.duckdb"
+DEFAULT_GITHUB_API_URL = "https://api.github.com"
+DEFAULT_PYPI_URL = "https://pypi.org"
+DEFAULT_PYPISTATS_URL = "https://pypistats.org"
+DEFAULT_CLICKHOUSE_URL = "https://sql-clickhouse.clickhouse.com"
+DEFAULT_APACHE_URL = "https://archive.apache.org/dist"
+
+
+def derive_graphql_url(rest_url: str) -> str:
+    """Return the GraphQL endpoint for a REST base: ``.../api/v3`` -> ``.../api/graphql``."""
+    base = rest_url.rstrip("/")
+    if base.endswith("/api/v3"):
+        return base[: -len("/v3")] + "/graphql"
+    return base + "/graphql"
+
+
+def _check_url(name: str, value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{name}={value!r} is not an http(s) URL")
+    return value.rstrip("/")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything a command needs to know about its environment."""
+
+    db_path: Path = Path(DEFAULT_DB)
+    github_token: str | None = field(default=None, repr=False)
+    github_api_url: str = DEFAULT_GITHUB_API_URL
+    github_graphql_url: str = field(
+        default_factory=lambda: derive_graphql_url(DEFAULT_GITHUB_API_URL)
+    )
+    pypi_url: str = DEFAULT_PYPI_URL
+    pypistats_url: str = DEFAULT_PYPISTATS_URL
+    clickhouse_url: str = DEFAULT_CLICKHOUSE_URL
+    apache_url: str = DEFAULT_APACHE_URL
+    catalog_path: Path | None = None
+    http_timeout: float = 30.0
+    http_retries: int = 4
+    pypi_concurrency: int = 8
+
+    def with_db(self, db: Path | str | None) -> Settings:
+        """Return a copy whose DB path is ``db`` when given (a CLI flag wins over TRACKER_DB)."""
+        return self if db is None else replace(self, db_path=Path(db))
+
+    def __repr__(self) -> str:  # never show the token
+        token = "set" if self.github_token else "unset"
+        return f"Settings(db_path={str(self.db_path)!r}, github_token={token})"
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Return settings from ``env`` (default ``os.environ``); raises ConfigError on bad values."""
+    env = os.environ if env is None else env
+
+    def get(name: str) -> str | None:
+        value = env.get(name)
+        return value.strip() if value and value.strip() else None
+
+    github_api = _check_url(
+        "TRACKER_GITHUB_API_URL", get("TRACKER_GITHUB_API_URL") or DEFAULT_GITHUB_API_URL
+    )
+    graphql = get("TRACKER_GITHUB_GRAPHQL_URL")
+    catalog = get("TRACKER_CATALOG")
+    return Settings(
+        db_path=Path(get("TRACKER_DB") or DEFAULT_DB),
+        github_token=get("GITHUB_TOKEN"),
+        github_api_url=github_api,
+        github_graphql_url=_check_url("TRACKER_GITHUB_GRAPHQL_URL", graphql)
+        if graphql
+        else derive_graphql_url(github_api),
+        pypi_url=_check_url("TRACKER_PYPI_URL", get("TRACKER_PYPI_URL") or DEFAULT_PYPI_URL),
+        pypistats_url=_check_url(
+            "TRACKER_PYPISTATS_URL", get("TRACKER_PYPISTATS_URL") or DEFAULT_PYPISTATS_URL
+        ),
+        clickhouse_url=_check_url(
+            "TRACKER_CLICKHOUSE_URL", get("TRACKER_CLICKHOUSE_URL") or DEFAULT_CLICKHOUSE_URL
+        ),
+        apache_url=_check_url(
+            "TRACKER_APACHE_URL", get("TRACKER_APACHE_URL") or DEFAULT_APACHE_URL
+        ),
+        catalog_path=Path(catalog) if catalog else None,
+    )

@@ -1,0 +1,102 @@
+"""Exception tree of tracker.
+
+TrackerError                 base; its str() is one line fit for a user
++-- ConfigError              bad flag, env var or setting (exit 2)
++-- CatalogError             catalog file problem, with file, line and field (exit 2)
++-- WarehouseError           unusable DuckDB file, failed migration (exit 2)
+|   +-- LockHeldError        another tracker process is writing the same DB
++-- UpstreamError            an upstream HTTP API failed, with source, url and status
+|   +-- SourceUnreachableError   the host could not be reached at all
+|   +-- RateLimitedError     the upstream budget is exhausted until reset_at
++-- ParseError               an upstream payload lacks a required field
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+__all__ = [
+    "CatalogError",
+    "ConfigError",
+    "LockHeldError",
+    "ParseError",
+    "RateLimitedError",
+    "SourceUnreachableError",
+    "TrackerError",
+    "UpstreamError",
+    "WarehouseError",
+]
+
+
+class TrackerError(Exception):
+    """Base class; ``str(err)`` is a one-line message for the user."""
+
+
+class ConfigError(TrackerError):
+    """A setting, flag or environment variable is wrong."""
+
+
+class CatalogError(TrackerError):
+    """A catalog file is wrong; names the file, line and field."""
+
+    def __init__(
+        self, message: str, *, file: str, line: int | None = None, field: str | None = None
+    ):
+        self.file = file
+        self.line = line
+        self.field = field
+        self.reason = message
+        where = file if line is None else f"{file}:{line}"
+        what = f" field '{field}':" if field else ""
+        super().__init__(f"{where}:{what} {message}")
+
+
+class WarehouseError(TrackerError):
+    """The DuckDB file cannot be used."""
+
+
+class LockHeldError(WarehouseError):
+    """Another tracker process holds the writer lock."""
+
+
+class UpstreamError(TrackerError):
+    """An upstream API call failed."""
+
+    def __init__(self, message: str, *, source: str, url: str, status: int | None = None):
+        self.source = source
+        self.url = url
+        self.status = status
+        self.reason = message
+        status_txt = f"HTTP {status}" if status is not None else "no response"
+        super().__init__(f"{source}: {status_txt} from {url}: {message}")
+
+
+class SourceUnreachableError(UpstreamError):
+    """The upstream host cannot be reached (DNS, connection refused, timeouts)."""
+
+
+class RateLimitedError(UpstreamError):
+    """The upstream request budget is exhausted until ``reset_at`` (UTC)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str,
+        url: str,
+        status: int | None = None,
+        reset_at: datetime | None = None,
+    ):
+        self.reset_at = reset_at
+        super().__init__(message, source=source, url=url, status=status)
+
+
+class ParseError(TrackerError):
+    """An upstream payload could not be parsed; names the source and field."""
+
+    def __init__(self, message: str, *, source: str, field: str, url: str | None = None):
+        self.source = source
+        self.field = field
+        self.url = url
+        where = f" ({url})" if url else ""
+        super().__init__(f"{source}: bad field '{field}'{where}: {message}")

@@ -1,0 +1,83 @@
+"""Structured logging for the CLI: logfmt (default) or JSON lines on stderr."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import TextIO
+
+__all__ = ["JsonFormatter", "LogfmtFormatter", "setup_logging"]
+
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+def _extras(record: logging.LogRecord) -> dict[str, object]:
+    return {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
+
+
+def _ts(record: logging.LogRecord) -> str:
+    return datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+class LogfmtFormatter(logging.Formatter):
+    """``ts=... level=info logger=... msg="..." key=value`` lines."""
+
+    @staticmethod
+    def _quote(value: object) -> str:
+        text = str(value)
+        if text and all(c.isalnum() or c in "-_./:@+" for c in text):
+            return text
+        return json.dumps(text, ensure_ascii=False)
+
+    def format(self, record: logging.LogRecord) -> str:
+        parts = {
+            "ts": _ts(record),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+            **_extras(record),
+        }
+        line = " ".join(f"{k}={self._quote(v)}" for k, v in parts.items())
+        if record.exc_info:
+            line += " exc=" + self._quote(self.formatException(record.exc_info).splitlines()[-1])
+        return line
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        doc: dict[str, object] = {
+            "ts": _ts(record),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        doc.update(
+            {
+                k: v if isinstance(v, (int, float, bool, type(None))) else str(v)
+                for k, v in _extras(record).items()
+            }
+        )
+        if record.exc_info:
+            doc["exc"] = self.formatException(record.exc_info)
+        return json.dumps(doc, ensure_ascii=False)
+
+
+def setup_logging(
+    level: str = "warning", fmt: str = "logfmt", stream: TextIO | None = None
+) -> None:
+    """Configure the root logger once: level name, ``logfmt`` or ``json``, to stderr."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else LogfmtFormatter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    # httpx logs every request at INFO; keep that for --log-level debug only
+    logging.getLogger("httpx").setLevel(
+        logging.DEBUG if level.lower() == "debug" else logging.WARNING
+    )

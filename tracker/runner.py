@@ -1,0 +1,331 @@
+"""Run collectors: one `runs` row per source, one transaction per (source, tool), errors logged.
+
+Used by `tracker collect` and by the scheduler's jobs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tracker.catalog import Catalog, Tool, load_catalog
+from tracker.collectors.base import SOURCES, CollectContext, get_collector
+from tracker.config import Settings
+from tracker.errors import ConfigError
+from tracker.records import ToolBatch, ToolFailure
+from tracker.warehouse.db import WriterLock, open_db
+from tracker.warehouse.store import Store
+
+__all__ = [
+    "CollectSummary",
+    "ProgressHook",
+    "SourceSummary",
+    "load_configured_catalog",
+    "run_collect",
+]
+
+log = logging.getLogger(__name__)
+
+
+class ProgressHook:
+    """Receives progress events; the CLI draws them with rich on a terminal."""
+
+    def source_started(self, source: str, total: int) -> None:
+        """A source starts with ``total`` tools."""
+
+    def tool_done(self, source: str, tool_id: str, ok: bool) -> None:
+        """One tool of a source is done."""
+
+    def source_finished(self, summary: SourceSummary) -> None:
+        """A source is done."""
+
+
+@dataclass(slots=True)
+class SourceSummary:
+    """Outcome of one source in one collect."""
+
+    source: str
+    run_id: int | None = None
+    status: str = "ok"  # ok | partial | failed | skipped | interrupted
+    tools_ok: int = 0
+    tools_failed: int = 0
+    requests: int = 0
+    rows_written: int = 0
+    seconds: float = 0.0
+    errors: list[tuple[str | None, str]] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+    counters: dict[str, int] = field(default_factory=dict)
+    note: str | None = None
+
+    def headline(self) -> str:
+        """Return one line describing this source's outcome."""
+        if self.status == "skipped":
+            return f"{self.source}: skipped ({self.note})"
+        base = (
+            f"{self.source}: {self.status}, {self.tools_ok} tools stored, "
+            f"{self.tools_failed} failed, {self.rows_written} rows, {self.requests} requests, "
+            f"{self.seconds:.1f}s"
+        )
+        if self.errors:
+            common = Counter(_error_kind(e) for _, e in self.errors).most_common(1)[0][0]
+            base += f"; error: {common}"
+        return base
+
+    def as_json(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "source": self.source,
+            "run_id": self.run_id,
+            "status": self.status,
+            "tools_ok": self.tools_ok,
+            "tools_failed": self.tools_failed,
+            "requests": self.requests,
+            "rows_written": self.rows_written,
+            "seconds": round(self.seconds, 3),
+            "note": self.note,
+            "counters": self.counters,
+            "errors": [{"tool_id": t, "error": e} for t, e in self.errors],
+            "warnings": [{"tool_id": t, "warning": w} for t, w in self.warnings],
+        }
+
+
+def _error_kind(error: str) -> str:
+    # the first error line, shortened: enough for the one-line summary
+    return error.splitlines()[0][:300]
+
+
+@dataclass(slots=True)
+class CollectSummary:
+    """Outcome of one `tracker collect`."""
+
+    db_path: str
+    sources: list[SourceSummary] = field(default_factory=list)
+    interrupted: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        """Return 0 when everything was stored, 1 when something failed."""
+        bad = {"partial", "failed", "interrupted"}
+        return 1 if self.interrupted or any(s.status in bad for s in self.sources) else 0
+
+    def as_json(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "db": self.db_path,
+            "exit_code": self.exit_code,
+            "interrupted": self.interrupted,
+            "sources": [s.as_json() for s in self.sources],
+        }
+
+
+def load_configured_catalog(settings: Settings) -> Catalog:
+    """Return the bundled catalog merged with TRACKER_CATALOG (if set)."""
+    return load_catalog([settings.catalog_path] if settings.catalog_path else [])
+
+
+def _select_tools(catalog: Catalog, tool_ids: Sequence[str]) -> list[Tool]:
+    if not tool_ids:
+        return [t for t in catalog.tools if t.trackable]
+    chosen = []
+    for tool_id in tool_ids:
+        tool = catalog.get(tool_id)
+        if tool is None:
+            raise ConfigError(
+                f"--tool {tool_id!r}: no such tool in the catalog (see `tracker catalog list`)"
+            )
+        if not tool.trackable:
+            raise ConfigError(f"--tool {tool_id!r} is not trackable: {tool.notes}")
+        chosen.append(tool)
+    return chosen
+
+
+def run_collect(
+    settings: Settings,
+    *,
+    sources: Sequence[str] = (),
+    tool_ids: Sequence[str] = (),
+    progress: ProgressHook | None = None,
+    lock_wait: float = 0.0,
+    stop_requested: Callable[[], bool] = lambda: False,
+    context_factory: Callable[[Settings, Store], CollectContext] | None = None,
+) -> CollectSummary:
+    """Collect ``sources`` (default all) for ``tool_ids`` (default all trackable) into the DB.
+
+    Raises ConfigError / CatalogError / WarehouseError before anything is written.
+    """
+    for source in sources:
+        if source not in SOURCES:
+            raise ConfigError(f"--source {source!r}: unknown source (known: {', '.join(SOURCES)})")
+    catalog = load_configured_catalog(settings)
+    tools = _select_tools(catalog, tool_ids)
+    wanted = [s for s in SOURCES if s in sources] if sources else list(SOURCES)
+    progress = progress or ProgressHook()
+    summary = CollectSummary(db_path=str(settings.db_path))
+    with WriterLock(settings.db_path, wait_seconds=lock_wait):
+        con = open_db(settings.db_path)
+        try:
+            store = Store(con)
+            if store.mark_interrupted_runs():
+                log.warning("closed runs left open by an interrupted earlier process")
+            store.refresh_tools(catalog)
+            for source in wanted:
+                if stop_requested():
+                    summary.interrupted = True
+                    break
+                result = _run_source(
+                    settings, store, source, tools, progress, stop_requested, context_factory
+                )
+                summary.sources.append(result)
+                progress.source_finished(result)
+                if result.status == "interrupted":
+                    summary.interrupted = True
+                    break
+        finally:
+            con.close()
+    return summary
+
+
+def _run_source(
+    settings: Settings,
+    store: Store,
+    source: str,
+    tools: Sequence[Tool],
+    progress: ProgressHook,
+    stop_requested: Callable[[], bool],
+    context_factory: Callable[[Settings, Store], CollectContext] | None,
+) -> SourceSummary:
+    result = SourceSummary(source=source)
+    collector = get_collector(source)
+    if collector is None:
+        result.status, result.note = "skipped", "not implemented in this version"
+        return result
+    todo = [t for t in tools if collector.applicable(t)]
+    if not todo:
+        result.status, result.note = "skipped", "no selected tool has data in this source"
+        return result
+    started = time.monotonic()
+    run_id = store.start_run(source)
+    result.run_id = run_id
+    ctx = (
+        context_factory(settings, store)
+        if context_factory
+        else CollectContext(settings=settings, state=store)
+    )
+    ctx.stop_requested = stop_requested
+    progress.source_started(source, len(todo))
+    log.info("source started", extra={"source": source, "run_id": run_id, "tools": len(todo)})
+    remaining = {t.id for t in todo}
+    fatal: str | None = None
+    try:
+        for outcome in collector.collect(ctx, todo):
+            remaining.discard(outcome.tool_id)
+            if isinstance(outcome, ToolFailure):
+                _fail(store, result, run_id, source, outcome.tool_id, outcome.error)
+            else:
+                _store_batch(store, result, run_id, source, outcome)
+            progress.tool_done(source, outcome.tool_id, isinstance(outcome, ToolBatch))
+            if stop_requested():
+                break
+    except Exception as exc:
+        fatal = f"{type(exc).__name__}: {exc}"
+        log.exception("source failed", extra={"source": source, "run_id": run_id})
+        store.add_run_error(run_id, source, None, fatal)
+        result.errors.append((None, fatal))
+    interrupted = stop_requested() and bool(remaining)
+    for tool_id in sorted(remaining):
+        reason = (
+            "not collected: stop requested"
+            if interrupted
+            else f"not collected: {fatal}"
+            if fatal
+            else "not collected: collector gave no result"
+        )
+        _fail(store, result, run_id, source, tool_id, reason)
+    result.requests = ctx.requests.value
+    result.seconds = time.monotonic() - started
+    if interrupted:
+        result.status = "interrupted"
+    elif result.tools_failed == 0 and fatal is None:
+        result.status = "ok"
+    elif result.tools_ok == 0:
+        result.status = "failed"
+    else:
+        result.status = "partial"
+    store.finish_run(
+        run_id,
+        status=result.status,
+        tools_ok=result.tools_ok,
+        tools_failed=result.tools_failed,
+        requests=result.requests,
+        rows_written=result.rows_written,
+        error=fatal,
+    )
+    log.info(
+        "source finished",
+        extra={
+            "source": source,
+            "run_id": run_id,
+            "status": result.status,
+            "tools_ok": result.tools_ok,
+            "tools_failed": result.tools_failed,
+            "requests": result.requests,
+            "rows": result.rows_written,
+        },
+    )
+    return result
+
+
+def _fail(
+    store: Store, result: SourceSummary, run_id: int, source: str, tool_id: str, error: str
+) -> None:
+    store.add_run_error(run_id, source, tool_id, error)
+    result.tools_failed += 1
+    result.errors.append((tool_id, error))
+    log.warning(
+        "tool failed",
+        extra={"source": source, "run_id": run_id, "tool_id": tool_id, "error": error},
+    )
+
+
+def _store_batch(
+    store: Store, result: SourceSummary, run_id: int, source: str, batch: ToolBatch
+) -> None:
+    try:
+        rows = store.write_batch(batch)
+    except Exception as exc:  # noqa: BLE001 - a bad batch must not stop the other tools
+        _fail(
+            store,
+            result,
+            run_id,
+            source,
+            batch.tool_id,
+            f"store failed: {type(exc).__name__}: {exc}",
+        )
+        return
+    result.rows_written += rows
+    for name, value in batch.counters:
+        result.counters[name] = result.counters.get(name, 0) + value
+    for warning in batch.warnings:
+        result.warnings.append((batch.tool_id, warning))
+        log.warning(
+            "tool warning",
+            extra={
+                "source": source,
+                "run_id": run_id,
+                "tool_id": batch.tool_id,
+                "warning": warning,
+            },
+        )
+    if batch.errors:
+        # part of the tool was stored; the rest failed: counts as a failure of the tool
+        _fail(store, result, run_id, source, batch.tool_id, "; ".join(batch.errors))
+    else:
+        result.tools_ok += 1
+        log.info(
+            "tool stored",
+            extra={"source": source, "run_id": run_id, "tool_id": batch.tool_id, "rows": rows},
+        )

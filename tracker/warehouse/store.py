@@ -1,0 +1,419 @@
+"""The only writer: idempotent upserts per table, runs log, and the reads collectors need.
+
+Write rules, one per table (the key is the table's primary key):
+- releases         upsert on (tool_id, source, project, version)
+- downloads_daily  upsert on (tool_id, package, day, source): re-collecting a day overwrites it
+- star_history     upsert on (tool_id, week_start); a 'snapshot' row never replaces a 'github' row
+- repo_snapshots   append (key tool_id, repo, observed_at)
+- repo_identities  upsert on tool_id
+- http_cache       upsert on url
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
+
+from tracker.records import ToolBatch
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from tracker.catalog import Catalog
+
+__all__ = ["RunRow", "SourceStatus", "Store", "utcnow"]
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    """Return the current time as a naive UTC datetime (the warehouse's convention)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _naive(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is None:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+_UPSERTS: dict[str, str] = {
+    "releases": """
+        INSERT INTO releases (tool_id, source, project, version, released_at, is_prerelease,
+                              is_yanked, version_valid, title)
+        SELECT unnest($1), unnest($2), unnest($3), unnest($4), unnest($5), unnest($6),
+               unnest($7), unnest($8), unnest($9)
+        ON CONFLICT (tool_id, source, project, version) DO UPDATE SET
+            released_at = excluded.released_at, is_prerelease = excluded.is_prerelease,
+            is_yanked = excluded.is_yanked, version_valid = excluded.version_valid,
+            title = excluded.title
+    """,
+    "downloads_daily": """
+        INSERT INTO downloads_daily (tool_id, package, day, downloads, source)
+        SELECT unnest($1), unnest($2), unnest($3), unnest($4), unnest($5)
+        ON CONFLICT (tool_id, package, day, source) DO UPDATE SET downloads = excluded.downloads
+    """,
+    "star_history": """
+        INSERT INTO star_history (tool_id, repo, week_start, stars_added, source)
+        SELECT unnest($1), unnest($2), unnest($3), unnest($4), unnest($5)
+        ON CONFLICT (tool_id, week_start) DO UPDATE SET
+            repo = CASE WHEN star_history.source = 'github' AND excluded.source = 'snapshot'
+                        THEN star_history.repo ELSE excluded.repo END,
+            stars_added = CASE WHEN star_history.source = 'github' AND excluded.source = 'snapshot'
+                               THEN star_history.stars_added ELSE excluded.stars_added END,
+            source = CASE WHEN star_history.source = 'github' AND excluded.source = 'snapshot'
+                          THEN star_history.source ELSE excluded.source END
+    """,
+    "repo_snapshots": """
+        INSERT INTO repo_snapshots (tool_id, repo, observed_at, stars, forks, open_issues,
+                                    watchers, archived, pushed_at)
+        SELECT unnest($1), unnest($2), unnest($3), unnest($4), unnest($5), unnest($6),
+               unnest($7), unnest($8), unnest($9)
+        ON CONFLICT (tool_id, repo, observed_at) DO NOTHING
+    """,
+    "repo_identities": """
+        INSERT INTO repo_identities (tool_id, repo_id, full_name, catalog_name, created_at,
+                                     description, updated_at)
+        SELECT unnest($1), unnest($2), unnest($3), unnest($4), unnest($5), unnest($6), $7
+        ON CONFLICT (tool_id) DO UPDATE SET
+            repo_id = excluded.repo_id, full_name = excluded.full_name,
+            catalog_name = excluded.catalog_name, created_at = excluded.created_at,
+            description = excluded.description, updated_at = excluded.updated_at
+    """,
+    "http_cache": """
+        INSERT INTO http_cache (url, etag, last_modified, updated_at)
+        SELECT unnest($1), unnest($2), unnest($3), $4
+        ON CONFLICT (url) DO UPDATE SET etag = excluded.etag,
+            last_modified = excluded.last_modified, updated_at = excluded.updated_at
+    """,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    """One row of `runs`."""
+
+    run_id: int
+    started_at: datetime
+    finished_at: datetime | None
+    source: str
+    status: str
+    tools_ok: int
+    tools_failed: int
+    requests: int
+    error: str | None
+    rows_written: int
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStatus:
+    """What `tracker status` shows for one source."""
+
+    source: str
+    last_run: RunRow | None
+    last_success_at: datetime | None
+    rows: int
+    stale_tools: tuple[str, ...]
+    recent_errors: tuple[tuple[datetime, str | None, str], ...]
+
+
+_SOURCE_ROWS = {
+    "github": "SELECT (SELECT count(*) FROM repo_snapshots) + (SELECT count(*) FROM star_history)"
+    " + (SELECT count(*) FROM releases WHERE source = 'github')",
+    "pypi": "SELECT count(*) FROM releases WHERE source = 'pypi'",
+    "apache": "SELECT count(*) FROM releases WHERE source = 'apache'",
+    "pypistats": "SELECT count(*) FROM downloads_daily WHERE source = 'pypistats'",
+    "clickpy": "SELECT count(*) FROM downloads_daily WHERE source = 'clickpy'",
+}
+
+
+class Store:
+    """Reads and writes the warehouse through one DuckDB connection."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+
+    # ---- catalog ---------------------------------------------------------------------------
+    def refresh_tools(self, catalog: Catalog) -> None:
+        """Replace `tools` and `skills` with the catalog; tools that left it keep in_catalog=false."""
+        now = utcnow()
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute("DELETE FROM skills")
+            for pos, (skill, title) in enumerate(catalog.skills.items()):
+                con.execute("INSERT INTO skills VALUES (?, ?, ?)", [skill, title, pos])
+            con.execute("UPDATE tools SET in_catalog = false, updated_at = ?", [now])
+            for t in catalog.tools:
+                con.execute(
+                    """INSERT INTO tools (tool_id, name, skill, github_repo, pypi_packages, trackable,
+                                          notes, apache_project, formerly, in_catalog, updated_at)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, true, ?)
+                       ON CONFLICT (tool_id) DO UPDATE SET name = excluded.name,
+                         skill = excluded.skill, github_repo = excluded.github_repo,
+                         pypi_packages = excluded.pypi_packages, trackable = excluded.trackable,
+                         notes = excluded.notes, apache_project = excluded.apache_project,
+                         formerly = excluded.formerly, in_catalog = true,
+                         updated_at = excluded.updated_at""",
+                    [
+                        t.id,
+                        t.name,
+                        t.skill,
+                        t.github,
+                        list(t.pypi),
+                        t.trackable,
+                        t.notes,
+                        t.apache,
+                        list(t.formerly),
+                        now,
+                    ],
+                )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    # ---- runs ------------------------------------------------------------------------------
+    def mark_interrupted_runs(self) -> int:
+        """Close runs left 'running' by a killed process (call while holding the lock)."""
+        rows = self.con.execute(
+            "UPDATE runs SET status = 'interrupted', finished_at = coalesce(finished_at, started_at),"
+            " error = coalesce(error, 'the process stopped before the run finished')"
+            " WHERE status = 'running' RETURNING run_id"
+        ).fetchall()
+        return len(rows)
+
+    def start_run(self, source: str) -> int:
+        """Insert a 'running' row into `runs` and return its run_id."""
+        row = self.con.execute(
+            "INSERT INTO runs (started_at, source, status) VALUES (?, ?, 'running') RETURNING run_id",
+            [utcnow(), source],
+        ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def finish_run(
+        self,
+        run_id: int,
+        *,
+        status: str,
+        tools_ok: int,
+        tools_failed: int,
+        requests: int,
+        rows_written: int,
+        error: str | None = None,
+    ) -> None:
+        """Close a run with its outcome."""
+        self.con.execute(
+            "UPDATE runs SET finished_at = ?, status = ?, tools_ok = ?, tools_failed = ?,"
+            " requests = ?, rows_written = ?, error = ? WHERE run_id = ?",
+            [utcnow(), status, tools_ok, tools_failed, requests, rows_written, error, run_id],
+        )
+
+    def add_run_error(self, run_id: int, source: str, tool_id: str | None, error: str) -> None:
+        """Record one error of a run (tool_id None: the whole source)."""
+        self.con.execute(
+            "INSERT INTO run_errors VALUES (?, ?, ?, ?, ?)",
+            [run_id, source, tool_id, error, utcnow()],
+        )
+
+    # ---- batches ---------------------------------------------------------------------------
+    def write_batch(self, batch: ToolBatch) -> int:
+        """Store one tool's batch in one transaction; return the number of rows written."""
+        con = self.con
+        written = 0
+        con.execute("BEGIN TRANSACTION")
+        try:
+            if batch.releases:
+                r = batch.releases
+                con.execute(
+                    _UPSERTS["releases"],
+                    [
+                        [x.tool_id for x in r],
+                        [x.source for x in r],
+                        [x.project for x in r],
+                        [x.version for x in r],
+                        [_naive(x.released_at) for x in r],
+                        [x.is_prerelease for x in r],
+                        [x.is_yanked for x in r],
+                        [x.version_valid for x in r],
+                        [x.title for x in r],
+                    ],
+                )
+                written += len(r)
+            if batch.downloads:
+                d = batch.downloads
+                con.execute(
+                    _UPSERTS["downloads_daily"],
+                    [
+                        [x.tool_id for x in d],
+                        [x.package for x in d],
+                        [x.day for x in d],
+                        [x.downloads for x in d],
+                        [x.source for x in d],
+                    ],
+                )
+                written += len(d)
+            if batch.star_weeks:
+                s = batch.star_weeks
+                con.execute(
+                    _UPSERTS["star_history"],
+                    [
+                        [x.tool_id for x in s],
+                        [x.repo for x in s],
+                        [x.week_start for x in s],
+                        [x.stars_added for x in s],
+                        [x.source for x in s],
+                    ],
+                )
+                written += len(s)
+            if batch.snapshots:
+                p = batch.snapshots
+                con.execute(
+                    _UPSERTS["repo_snapshots"],
+                    [
+                        [x.tool_id for x in p],
+                        [x.repo for x in p],
+                        [_naive(x.observed_at) for x in p],
+                        [x.stars for x in p],
+                        [x.forks for x in p],
+                        [x.open_issues for x in p],
+                        [x.watchers for x in p],
+                        [x.archived for x in p],
+                        [_naive(x.pushed_at) for x in p],
+                    ],
+                )
+                written += len(p)
+            if batch.identities:
+                i = batch.identities
+                con.execute(
+                    _UPSERTS["repo_identities"],
+                    [
+                        [x.tool_id for x in i],
+                        [x.repo_id for x in i],
+                        [x.full_name for x in i],
+                        [x.catalog_name for x in i],
+                        [_naive(x.created_at) for x in i],
+                        [x.description for x in i],
+                        utcnow(),
+                    ],
+                )
+                written += len(i)
+            if batch.http_cache:
+                h = batch.http_cache
+                con.execute(
+                    _UPSERTS["http_cache"],
+                    [
+                        [x.url for x in h],
+                        [x.etag for x in h],
+                        [x.last_modified for x in h],
+                        utcnow(),
+                    ],
+                )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return written
+
+    # ---- reads for collectors (cursors come from stored rows, not state files) -------------
+    def http_validators(self, url: str) -> tuple[str | None, str | None]:
+        """Return the stored (etag, last_modified) for ``url``, or (None, None)."""
+        row = self.con.execute(
+            "SELECT etag, last_modified FROM http_cache WHERE url = ?", [url]
+        ).fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
+    def last_download_day(self, tool_id: str, package: str, source: str) -> date | None:
+        """Return the newest stored day of ``package``'s downloads from ``source``."""
+        row = self.con.execute(
+            "SELECT max(day) FROM downloads_daily WHERE tool_id = ? AND package = ? AND source = ?",
+            [tool_id, package, source],
+        ).fetchone()
+        return row[0] if row else None
+
+    def last_star_week(self, tool_id: str, source: str = "github") -> date | None:
+        """Return the newest stored week_start of ``tool_id``'s star history from ``source``."""
+        row = self.con.execute(
+            "SELECT max(week_start) FROM star_history WHERE tool_id = ? AND source = ?",
+            [tool_id, source],
+        ).fetchone()
+        return row[0] if row else None
+
+    def latest_snapshot(self, tool_id: str) -> tuple[datetime, int | None] | None:
+        """Return (observed_at, stars) of ``tool_id``'s newest repo snapshot."""
+        row = self.con.execute(
+            "SELECT observed_at, stars FROM repo_snapshots WHERE tool_id = ?"
+            " ORDER BY observed_at DESC LIMIT 1",
+            [tool_id],
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def repo_identity(self, tool_id: str) -> tuple[int, str] | None:
+        """Return (repo_id, full_name) stored for ``tool_id``'s GitHub repo."""
+        row = self.con.execute(
+            "SELECT repo_id, full_name FROM repo_identities WHERE tool_id = ?", [tool_id]
+        ).fetchone()
+        return (int(row[0]), str(row[1])) if row else None
+
+    def last_success(self, source: str) -> datetime | None:
+        """Return when ``source`` last finished a run with status ok or partial."""
+        row = self.con.execute(
+            "SELECT max(finished_at) FROM runs WHERE source = ? AND status IN ('ok', 'partial')",
+            [source],
+        ).fetchone()
+        return row[0] if row else None
+
+    # ---- status ----------------------------------------------------------------------------
+    def source_status(self, source: str, *, error_limit: int = 5) -> SourceStatus:
+        """Return last run, last success, stored rows, stale tools and recent errors of ``source``."""
+        con = self.con
+        row = con.execute(
+            "SELECT run_id, started_at, finished_at, source, status, tools_ok, tools_failed,"
+            " requests, error, rows_written FROM runs WHERE source = ?"
+            " ORDER BY run_id DESC LIMIT 1",
+            [source],
+        ).fetchone()
+        last_run = RunRow(*row) if row else None
+        rows_sql = _SOURCE_ROWS.get(source)
+        rows_row = con.execute(rows_sql).fetchone() if rows_sql else None
+        # stale: tools whose latest error in this source is newer than their latest success
+        stale = con.execute(
+            """
+            WITH last_err AS (
+                SELECT e.tool_id, max(r.started_at) AS at FROM run_errors e
+                JOIN runs r USING (run_id) WHERE e.source = ? AND e.tool_id IS NOT NULL GROUP BY 1
+            ), last_ok AS (
+                SELECT max(started_at) AS at FROM runs WHERE source = ? AND status IN ('ok','partial')
+            )
+            SELECT tool_id FROM last_err, last_ok
+            WHERE last_ok.at IS NULL OR last_err.at >= last_ok.at ORDER BY tool_id
+            """,
+            [source, source],
+        ).fetchall()
+        errors = con.execute(
+            "SELECT recorded_at, tool_id, error FROM run_errors WHERE source = ?"
+            " ORDER BY recorded_at DESC, tool_id LIMIT ?",
+            [source, error_limit],
+        ).fetchall()
+        return SourceStatus(
+            source=source,
+            last_run=last_run,
+            last_success_at=self.last_success(source),
+            rows=int(rows_row[0]) if rows_row else 0,
+            stale_tools=tuple(str(r[0]) for r in stale),
+            recent_errors=tuple((r[0], r[1], r[2]) for r in errors),
+        )
+
+    def table_counts(self, tables: Sequence[str]) -> dict[str, int]:
+        """Return row counts of the named warehouse tables."""
+        out = {}
+        for table in tables:
+            if not table.isidentifier():
+                raise ValueError(table)
+            row = self.con.execute(f'SELECT count(*) FROM "{table}"').fetchone()
+            out[table] = int(row[0]) if row else 0
+        return out
