@@ -169,6 +169,20 @@ _TRANSIENT_ERRORS = (
 )
 
 
+_DNS_MARKERS = (
+    "name resolution",
+    "name or service not known",
+    "nodename nor servname",
+    "no address associated",
+    "getaddrinfo failed",
+)
+
+
+def _is_dns_failure(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return any(marker in text for marker in _DNS_MARKERS)
+
+
 class RetryTransport(httpx.BaseTransport):
     """Wraps a transport: counts requests, retries with backoff, trips a breaker when unreachable.
 
@@ -231,7 +245,9 @@ class RetryTransport(httpx.BaseTransport):
                 response = self.inner.handle_request(request)
                 response.read()
             except _CONNECT_ERRORS as exc:
-                if attempt < self.policy.retries and self._can_retry(request):
+                # a name that does not resolve will not resolve in a few seconds either
+                retryable = not _is_dns_failure(exc) and attempt < min(self.policy.retries, 2)
+                if retryable and self._can_retry(request):
                     delay = self._backoff(attempt)
                     log.debug(
                         "%s: %s on %s, retry in %.1fs", self.source, type(exc).__name__, url, delay

@@ -1,0 +1,157 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tracker.catalog import load_catalog
+from tracker.errors import CatalogError
+
+DESIGN_SKILL_AREAS = {
+    "infrastructure": {"docker", "kubernetes", "helm", "terraform", "vault", "consul"},
+    "monitoring": {"prometheus"},
+    "logs": {"elasticsearch", "logstash", "beats", "kibana", "opensearch", "splunk"},
+    "orchestration": {
+        "oozie",
+        "airflow",
+        "dagster",
+        "prefect",
+        "luigi",
+        "argo-workflows",
+        "aws-step-functions",
+    },
+    "cloud-sdk": {"boto3", "google-cloud", "azure"},
+    "mlops": {
+        "sagemaker",
+        "kubeflow",
+        "mlflow",
+        "sacred",
+        "dvc",
+        "tf-serving",
+        "vowpal-wabbit",
+        "tfx",
+        "metaflow",
+        "kedro",
+        "bentoml",
+        "feast",
+        "wandb",
+    },
+}
+
+
+def test_bundled_catalog_covers_design() -> None:
+    catalog = load_catalog()
+    assert len(catalog.tools) >= 50
+    ids = {t.id: t for t in catalog.tools}
+    for skill, expected in DESIGN_SKILL_AREAS.items():
+        for tool_id in expected:
+            assert ids[tool_id].skill == skill, tool_id
+    for untrackable in ("fblearner", "michelangelo", "bighead", "stanford-dawn"):
+        tool = ids[untrackable]
+        assert not tool.trackable and tool.notes
+    assert ids["oozie"].apache == "oozie" and not ids["oozie"].pypi
+    assert ids["dbt"].pypi == ("dbt-core", "dbt")  # successor package listed with the old one
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "extra.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_override_and_add(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        """
+tools:
+  - id: airflow
+    notes: overridden
+  - id: mytool
+    name: My Tool
+    skill: orchestration
+    github: me/mytool
+""",
+    )
+    catalog = load_catalog([path])
+    airflow = catalog.get("airflow")
+    assert (
+        airflow is not None and airflow.notes == "overridden" and airflow.github == "apache/airflow"
+    )
+    mine = catalog.get("mytool")
+    assert mine is not None and mine.origin == f"{path}:5"
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "field", "words"),
+    [
+        (
+            "tools:\n  - id: a\n    name: A\n    skill: mlops\n    pypi: [a]\n  - id: a\n    name: B\n    skill: mlops\n    pypi: [b]\n",
+            6,
+            "id",
+            "duplicate tool id 'a' (first defined at line 2)",
+        ),
+        ("tools:\n  - id: a\n    name: A\n    skil: mlops\n", 4, "skil", "unknown key"),
+        (
+            "tools:\n  - id: a\n    name: A\n    skill: mlops\n    github: not a repo\n",
+            5,
+            "github",
+            "owner/repo",
+        ),
+        (
+            "tools:\n  - id: a\n    name: A\n    skill: cooking\n    pypi: [a]\n",
+            4,
+            "skill",
+            "unknown skill 'cooking'",
+        ),
+        (
+            'tools:\n  - id: a\n    name: A\n    skill: mlops\n    pypi: ["bad name!"]\n',
+            5,
+            "pypi",
+            "PyPI project name",
+        ),
+        ("tools:\n  - id: a\n    name: [A\n", 4, None, "YAML syntax error"),
+        (
+            "tools:\n  - id: new\n    name: New\n    skill: mlops\n",
+            2,
+            "trackable",
+            "needs github, pypi or apache",
+        ),
+        (
+            "tools:\n  - id: new\n    name: New\n    skill: mlops\n    trackable: false\n",
+            2,
+            "notes",
+            "reason",
+        ),
+        (
+            "tools:\n  - id: new\n    skill: mlops\n    pypi: [x]\n",
+            2,
+            "name",
+            "missing required key",
+        ),
+        ("tools:\n  - id: Bad Id\n    name: X\n    skill: mlops\n", 2, "id", "not lowercase"),
+        ("tool:\n  - id: x\n", 1, "tool", "unknown top-level key"),
+        ("tools:\n  - id: a\n    trackable: maybe\n", 3, "trackable", "true or false"),
+    ],
+)
+def test_validation_errors_name_file_line_field(
+    tmp_path: Path, text: str, line: int, field: str | None, words: str
+) -> None:
+    path = _write(tmp_path, text)
+    with pytest.raises(CatalogError) as err:
+        load_catalog([path])
+    assert err.value.file == str(path)
+    assert err.value.line == line
+    assert err.value.field == field
+    assert words in str(err.value)
+    assert str(err.value).startswith(f"{path}:{line}:")
+    assert "\n" not in str(err.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(CatalogError, match="file not found"):
+        load_catalog([tmp_path / "nope.yaml"])
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    with pytest.raises(CatalogError, match="empty"):
+        load_catalog([_write(tmp_path, "")])

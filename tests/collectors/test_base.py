@@ -1,0 +1,207 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from tracker.collectors.base import (
+    USER_AGENT,
+    CollectContext,
+    RateLimiter,
+    RetryPolicy,
+    make_client,
+    parse_retry_after,
+)
+from tracker.config import load_settings
+from tracker.errors import SourceUnreachableError, UpstreamError
+
+
+def _ctx(sleeps: list[float]) -> CollectContext:
+    return CollectContext(settings=load_settings(), state=None, sleep=sleeps.append)  # type: ignore[arg-type]
+
+
+def test_parse_retry_after_seconds_and_date() -> None:
+    assert parse_retry_after("120") == 120.0
+    now = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
+    assert parse_retry_after("Wed, 25 Nov 2026 12:01:30 GMT", now=now) == 90.0
+    assert parse_retry_after("garbage") is None
+    assert parse_retry_after(None) is None
+
+
+def test_user_agent_timeout_and_headers() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={})
+
+    ctx = _ctx([])
+    with make_client(
+        ctx,
+        source="x",
+        base_url="https://x.test",
+        transport=httpx.MockTransport(handler),
+        headers={"Authorization": "Bearer secret"},
+    ) as client:
+        client.get("/a")
+        assert client.timeout.read == ctx.settings.http_timeout
+    assert seen[0].headers["user-agent"] == USER_AGENT and USER_AGENT.startswith("tracker/")
+    assert ctx.requests.value == 1
+
+
+def test_truncated_body_and_reset_are_retried() -> None:
+    calls = {"n": 0}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise httpx.RemoteProtocolError(
+                "peer closed connection without sending complete message body"
+            )
+        if calls["n"] == 2:
+            raise httpx.ReadError("[Errno 104] Connection reset by peer")
+        return httpx.Response(200, json={"ok": True})
+
+    sleeps: list[float] = []
+    with make_client(
+        _ctx(sleeps), source="x", base_url="https://x.test", transport=httpx.MockTransport(handler)
+    ) as client:
+        assert client.get("/").json() == {"ok": True}
+    assert calls["n"] == 3 and len(sleeps) == 2
+
+
+def test_post_is_not_retried_unless_allowed() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503)
+
+    sleeps: list[float] = []
+    with make_client(
+        _ctx(sleeps), source="x", base_url="https://x.test", transport=httpx.MockTransport(handler)
+    ) as client:
+        assert client.post("/q", content=b"SELECT 1").status_code == 503
+    assert sleeps == []
+    with make_client(
+        _ctx(sleeps),
+        source="x",
+        base_url="https://x.test",
+        retry_post=True,
+        transport=httpx.MockTransport(handler),
+    ) as client:
+        assert client.post("/q", content=b"SELECT 1").status_code == 503
+    assert len(sleeps) == 4
+
+
+def test_rate_limit_reset_header_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("time.time", lambda: 1_000_000.0)
+    responses = iter(
+        [
+            httpx.Response(
+                403, headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1000030"}
+            ),
+            httpx.Response(200, json={}),
+        ]
+    )
+    sleeps: list[float] = []
+    policy = RetryPolicy(retry_statuses=frozenset({403, 429, 500, 502, 503, 504}))
+    with make_client(
+        _ctx(sleeps),
+        source="x",
+        base_url="https://x.test",
+        policy=policy,
+        transport=httpx.MockTransport(lambda r: next(responses)),
+    ) as client:
+        assert client.get("/").status_code == 200
+    assert sleeps == [31.0]
+
+
+def test_far_retry_after_is_not_slept() -> None:
+    sleeps: list[float] = []
+    with make_client(
+        _ctx(sleeps),
+        source="x",
+        base_url="https://x.test",
+        transport=httpx.MockTransport(
+            lambda r: httpx.Response(429, headers={"Retry-After": "86400"})
+        ),
+    ) as client:
+        assert client.get("/").status_code == 429
+    assert sleeps == []
+
+
+def test_breaker_skips_unreachable_host() -> None:
+    calls = {"n": 0}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls["n"] += 1
+        raise httpx.ConnectError("[Errno 111] Connection refused")
+
+    sleeps: list[float] = []
+    policy = RetryPolicy(retries=1, breaker_threshold=2)
+    with make_client(
+        _ctx(sleeps),
+        source="x",
+        base_url="https://x.test",
+        policy=policy,
+        transport=httpx.MockTransport(handler),
+    ) as client:
+        for _ in range(2):
+            with pytest.raises(SourceUnreachableError):
+                client.get("/")
+        with pytest.raises(SourceUnreachableError) as err:
+            client.get("/third")
+    assert calls["n"] == 4  # two requests x (1 + 1 retry); the third never left
+    assert "skipped: host unreachable" in str(err.value) and "https://x.test/third" in str(
+        err.value
+    )
+    assert isinstance(err.value, UpstreamError)
+
+
+def test_rate_limiter_spaces_calls() -> None:
+    now = {"t": 0.0}
+    sleeps: list[float] = []
+
+    def sleep(s: float) -> None:
+        sleeps.append(s)
+        now["t"] += s
+
+    limiter = RateLimiter(30, 60.0, sleep=sleep, clock=lambda: now["t"])
+    for _ in range(4):
+        limiter.wait()
+    assert sleeps == [2.0, 2.0, 2.0]
+
+
+def test_dns_failure_is_not_retried_refused_is_retried_twice() -> None:
+    calls = {"n": 0}
+
+    def dns(request: httpx.Request) -> httpx.Response:
+        calls["n"] += 1
+        raise httpx.ConnectError("[Errno -3] Temporary failure in name resolution")
+
+    sleeps: list[float] = []
+    with (
+        make_client(
+            _ctx(sleeps), source="x", base_url="https://x.test", transport=httpx.MockTransport(dns)
+        ) as client,
+        pytest.raises(SourceUnreachableError),
+    ):
+        client.get("/")
+    assert calls["n"] == 1 and sleeps == []
+
+    calls["n"] = 0
+
+    def refused(request: httpx.Request) -> httpx.Response:
+        calls["n"] += 1
+        raise httpx.ConnectError("[Errno 111] Connection refused")
+
+    with (
+        make_client(
+            _ctx(sleeps),
+            source="x",
+            base_url="https://x.test",
+            transport=httpx.MockTransport(refused),
+        ) as client,
+        pytest.raises(SourceUnreachableError),
+    ):
+        client.get("/")
+    assert calls["n"] == 3 and len(sleeps) == 2
