@@ -15,7 +15,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tracker.records import ToolBatch
 
@@ -40,12 +40,13 @@ def _naive(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC).replace(tzinfo=None)
 
 
+# Each statement reads the registered Arrow table `_src` (one column per field, same names).
 _UPSERTS: dict[str, str] = {
     "releases": """
         INSERT INTO releases (tool_id, source, project, version, released_at, is_prerelease,
                               is_yanked, version_valid, title)
-        SELECT unnest($1), unnest($2), unnest($3), unnest($4), unnest($5), unnest($6),
-               unnest($7), unnest($8), unnest($9)
+        SELECT tool_id, source, project, version, released_at, is_prerelease, is_yanked,
+               version_valid, title FROM _src
         ON CONFLICT (tool_id, source, project, version) DO UPDATE SET
             released_at = excluded.released_at, is_prerelease = excluded.is_prerelease,
             is_yanked = excluded.is_yanked, version_valid = excluded.version_valid,
@@ -53,12 +54,12 @@ _UPSERTS: dict[str, str] = {
     """,
     "downloads_daily": """
         INSERT INTO downloads_daily (tool_id, package, day, downloads, source)
-        SELECT unnest($1), unnest($2), unnest($3), unnest($4), unnest($5)
+        SELECT tool_id, package, day, downloads, source FROM _src
         ON CONFLICT (tool_id, package, day, source) DO UPDATE SET downloads = excluded.downloads
     """,
     "star_history": """
         INSERT INTO star_history (tool_id, repo, week_start, stars_added, source)
-        SELECT unnest($1), unnest($2), unnest($3), unnest($4), unnest($5)
+        SELECT tool_id, repo, week_start, stars_added, source FROM _src
         ON CONFLICT (tool_id, week_start) DO UPDATE SET
             repo = CASE WHEN star_history.source = 'github' AND excluded.source = 'snapshot'
                         THEN star_history.repo ELSE excluded.repo END,
@@ -70,14 +71,15 @@ _UPSERTS: dict[str, str] = {
     "repo_snapshots": """
         INSERT INTO repo_snapshots (tool_id, repo, observed_at, stars, forks, open_issues,
                                     watchers, archived, pushed_at)
-        SELECT unnest($1), unnest($2), unnest($3), unnest($4), unnest($5), unnest($6),
-               unnest($7), unnest($8), unnest($9)
+        SELECT tool_id, repo, observed_at, stars, forks, open_issues, watchers, archived,
+               pushed_at FROM _src
         ON CONFLICT (tool_id, repo, observed_at) DO NOTHING
     """,
     "repo_identities": """
         INSERT INTO repo_identities (tool_id, repo_id, full_name, catalog_name, created_at,
                                      description, updated_at)
-        SELECT unnest($1), unnest($2), unnest($3), unnest($4), unnest($5), unnest($6), $7
+        SELECT tool_id, repo_id, full_name, catalog_name, created_at, description, updated_at
+        FROM _src
         ON CONFLICT (tool_id) DO UPDATE SET
             repo_id = excluded.repo_id, full_name = excluded.full_name,
             catalog_name = excluded.catalog_name, created_at = excluded.created_at,
@@ -85,11 +87,86 @@ _UPSERTS: dict[str, str] = {
     """,
     "http_cache": """
         INSERT INTO http_cache (url, etag, last_modified, updated_at)
-        SELECT unnest($1), unnest($2), unnest($3), $4
+        SELECT url, etag, last_modified, updated_at FROM _src
         ON CONFLICT (url) DO UPDATE SET etag = excluded.etag,
             last_modified = excluded.last_modified, updated_at = excluded.updated_at
     """,
 }
+
+# Arrow types of each table's columns (the order and names _UPSERTS reads).
+_ARROW_SCHEMAS: dict[str, list[tuple[str, str]]] = {
+    "releases": [
+        ("tool_id", "string"),
+        ("source", "string"),
+        ("project", "string"),
+        ("version", "string"),
+        ("released_at", "timestamp"),
+        ("is_prerelease", "bool"),
+        ("is_yanked", "bool"),
+        ("version_valid", "bool"),
+        ("title", "string"),
+    ],
+    "downloads_daily": [
+        ("tool_id", "string"),
+        ("package", "string"),
+        ("day", "date"),
+        ("downloads", "int64"),
+        ("source", "string"),
+    ],
+    "star_history": [
+        ("tool_id", "string"),
+        ("repo", "string"),
+        ("week_start", "date"),
+        ("stars_added", "int64"),
+        ("source", "string"),
+    ],
+    "repo_snapshots": [
+        ("tool_id", "string"),
+        ("repo", "string"),
+        ("observed_at", "timestamp"),
+        ("stars", "int64"),
+        ("forks", "int64"),
+        ("open_issues", "int64"),
+        ("watchers", "int64"),
+        ("archived", "bool"),
+        ("pushed_at", "timestamp"),
+    ],
+    "repo_identities": [
+        ("tool_id", "string"),
+        ("repo_id", "int64"),
+        ("full_name", "string"),
+        ("catalog_name", "string"),
+        ("created_at", "timestamp"),
+        ("description", "string"),
+        ("updated_at", "timestamp"),
+    ],
+    "http_cache": [
+        ("url", "string"),
+        ("etag", "string"),
+        ("last_modified", "string"),
+        ("updated_at", "timestamp"),
+    ],
+}
+
+
+def _arrow_table(table: str, columns: Sequence[Sequence[object]]) -> Any:
+    """Return a pyarrow Table for ``table``'s upsert from column lists (same order as schema)."""
+    import pyarrow as pa
+
+    types = {
+        "string": pa.string(),
+        "timestamp": pa.timestamp("us"),
+        "bool": pa.bool_(),
+        "date": pa.date32(),
+        "int64": pa.int64(),
+    }
+    schema = _ARROW_SCHEMAS[table]
+    return pa.table(
+        {
+            name: pa.array(col, type=types[kind])
+            for (name, kind), col in zip(schema, columns, strict=True)
+        }
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,103 +298,127 @@ class Store:
         )
 
     # ---- batches ---------------------------------------------------------------------------
+    def _upsert(self, table: str, columns: Sequence[Sequence[object]]) -> int:
+        """Upsert column lists into ``table`` by its write rule (bulk, through Arrow)."""
+        n = len(columns[0])
+        if n == 0:
+            return 0
+        self.con.register("_src", _arrow_table(table, columns))
+        try:
+            self.con.execute(_UPSERTS[table])
+        finally:
+            self.con.unregister("_src")
+        return n
+
     def write_batch(self, batch: ToolBatch) -> int:
         """Store one tool's batch in one transaction; return the number of rows written."""
+        now = utcnow()
+        r, d, s, p, i, h = (
+            batch.releases,
+            batch.downloads,
+            batch.star_weeks,
+            batch.snapshots,
+            batch.identities,
+            batch.http_cache,
+        )
         con = self.con
-        written = 0
         con.execute("BEGIN TRANSACTION")
         try:
-            if batch.releases:
-                r = batch.releases
-                con.execute(
-                    _UPSERTS["releases"],
-                    [
-                        [x.tool_id for x in r],
-                        [x.source for x in r],
-                        [x.project for x in r],
-                        [x.version for x in r],
-                        [_naive(x.released_at) for x in r],
-                        [x.is_prerelease for x in r],
-                        [x.is_yanked for x in r],
-                        [x.version_valid for x in r],
-                        [x.title for x in r],
-                    ],
-                )
-                written += len(r)
-            if batch.downloads:
-                d = batch.downloads
-                con.execute(
-                    _UPSERTS["downloads_daily"],
-                    [
-                        [x.tool_id for x in d],
-                        [x.package for x in d],
-                        [x.day for x in d],
-                        [x.downloads for x in d],
-                        [x.source for x in d],
-                    ],
-                )
-                written += len(d)
-            if batch.star_weeks:
-                s = batch.star_weeks
-                con.execute(
-                    _UPSERTS["star_history"],
-                    [
-                        [x.tool_id for x in s],
-                        [x.repo for x in s],
-                        [x.week_start for x in s],
-                        [x.stars_added for x in s],
-                        [x.source for x in s],
-                    ],
-                )
-                written += len(s)
-            if batch.snapshots:
-                p = batch.snapshots
-                con.execute(
-                    _UPSERTS["repo_snapshots"],
-                    [
-                        [x.tool_id for x in p],
-                        [x.repo for x in p],
-                        [_naive(x.observed_at) for x in p],
-                        [x.stars for x in p],
-                        [x.forks for x in p],
-                        [x.open_issues for x in p],
-                        [x.watchers for x in p],
-                        [x.archived for x in p],
-                        [_naive(x.pushed_at) for x in p],
-                    ],
-                )
-                written += len(p)
-            if batch.identities:
-                i = batch.identities
-                con.execute(
-                    _UPSERTS["repo_identities"],
-                    [
-                        [x.tool_id for x in i],
-                        [x.repo_id for x in i],
-                        [x.full_name for x in i],
-                        [x.catalog_name for x in i],
-                        [_naive(x.created_at) for x in i],
-                        [x.description for x in i],
-                        utcnow(),
-                    ],
-                )
-                written += len(i)
-            if batch.http_cache:
-                h = batch.http_cache
-                con.execute(
-                    _UPSERTS["http_cache"],
-                    [
-                        [x.url for x in h],
-                        [x.etag for x in h],
-                        [x.last_modified for x in h],
-                        utcnow(),
-                    ],
-                )
+            written = self._upsert(
+                "releases",
+                [
+                    [x.tool_id for x in r],
+                    [x.source for x in r],
+                    [x.project for x in r],
+                    [x.version for x in r],
+                    [_naive(x.released_at) for x in r],
+                    [x.is_prerelease for x in r],
+                    [x.is_yanked for x in r],
+                    [x.version_valid for x in r],
+                    [x.title for x in r],
+                ],
+            )
+            written += self._upsert(
+                "downloads_daily",
+                [
+                    [x.tool_id for x in d],
+                    [x.package for x in d],
+                    [x.day for x in d],
+                    [x.downloads for x in d],
+                    [x.source for x in d],
+                ],
+            )
+            written += self._upsert(
+                "star_history",
+                [
+                    [x.tool_id for x in s],
+                    [x.repo for x in s],
+                    [x.week_start for x in s],
+                    [x.stars_added for x in s],
+                    [x.source for x in s],
+                ],
+            )
+            written += self._upsert(
+                "repo_snapshots",
+                [
+                    [x.tool_id for x in p],
+                    [x.repo for x in p],
+                    [_naive(x.observed_at) for x in p],
+                    [x.stars for x in p],
+                    [x.forks for x in p],
+                    [x.open_issues for x in p],
+                    [x.watchers for x in p],
+                    [x.archived for x in p],
+                    [_naive(x.pushed_at) for x in p],
+                ],
+            )
+            written += self._upsert(
+                "repo_identities",
+                [
+                    [x.tool_id for x in i],
+                    [x.repo_id for x in i],
+                    [x.full_name for x in i],
+                    [x.catalog_name for x in i],
+                    [_naive(x.created_at) for x in i],
+                    [x.description for x in i],
+                    [now] * len(i),
+                ],
+            )
+            self._upsert(
+                "http_cache",
+                [
+                    [x.url for x in h],
+                    [x.etag for x in h],
+                    [x.last_modified for x in h],
+                    [now] * len(h),
+                ],
+            )
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
         return written
+
+    def write_downloads_columns(
+        self,
+        tool_ids: Sequence[str],
+        packages: Sequence[str],
+        days: Sequence[date],
+        downloads: Sequence[int],
+        source: str,
+    ) -> int:
+        """Bulk-upsert daily downloads given as columns, in one transaction; return rows written."""
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            n = self._upsert(
+                "downloads_daily", [tool_ids, packages, days, downloads, [source] * len(days)]
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return n
 
     # ---- reads for collectors (cursors come from stored rows, not state files) -------------
     def http_validators(self, url: str) -> tuple[str | None, str | None]:
