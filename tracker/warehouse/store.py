@@ -2,7 +2,8 @@
 
 Write rules, one per table (the key is the table's primary key):
 - releases         upsert on (tool_id, source, project, version)
-- downloads_daily  upsert on (tool_id, package, day, source): re-collecting a day overwrites it
+- downloads_daily  replace on (tool_id, package, day, source): re-collecting a day overwrites it
+                   (delete + insert, no index: bulk loads stay fast)
 - star_history     upsert on (tool_id, week_start); a 'snapshot' row never replaces a 'github' row
 - repo_snapshots   append (key tool_id, repo, observed_at)
 - repo_identities  upsert on tool_id
@@ -52,10 +53,13 @@ _UPSERTS: dict[str, str] = {
             is_yanked = excluded.is_yanked, version_valid = excluded.version_valid,
             title = excluded.title
     """,
+    # no primary key (see migration 001): delete the batch's keys, then insert one row per key
     "downloads_daily": """
+        DELETE FROM downloads_daily
+        WHERE tool_id BETWEEN $min_tool AND $max_tool AND day BETWEEN $min_day AND $max_day
+          AND (tool_id, package, day, source) IN (SELECT tool_id, package, day, source FROM _src);
         INSERT INTO downloads_daily (tool_id, package, day, downloads, source)
-        SELECT tool_id, package, day, downloads, source FROM _src
-        ON CONFLICT (tool_id, package, day, source) DO UPDATE SET downloads = excluded.downloads
+        SELECT tool_id, package, day, max(downloads), source FROM _src GROUP BY tool_id, package, day, source
     """,
     "star_history": """
         INSERT INTO star_history (tool_id, repo, week_start, stars_added, source)
@@ -305,7 +309,17 @@ class Store:
             return 0
         self.con.register("_src", _arrow_table(table, columns))
         try:
-            self.con.execute(_UPSERTS[table])
+            if table == "downloads_daily":
+                row = self.con.execute(
+                    "SELECT min(tool_id), max(tool_id), min(day), max(day) FROM _src"
+                ).fetchone()
+                assert row is not None
+                bounds = dict(zip(("min_tool", "max_tool", "min_day", "max_day"), row, strict=True))
+                for statement in _UPSERTS[table].split(";"):
+                    params = {k: v for k, v in bounds.items() if f"${k}" in statement}
+                    self.con.execute(statement, params)
+            else:
+                self.con.execute(_UPSERTS[table])
         finally:
             self.con.unregister("_src")
         return n
