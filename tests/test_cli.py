@@ -188,3 +188,32 @@ def test_help_is_fast_and_light() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == ""
+
+
+def test_pypi_conditional_requests_make_reruns_cheap(db_path: Path) -> None:
+    seen: list[str | None] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("if-none-match"))
+        if request.headers.get("if-none-match") == '"v1"':
+            return httpx.Response(304)
+        return httpx.Response(200, json=SACRED, headers={"ETag": '"v1"'})
+
+    with respx.mock(assert_all_called=False) as router:
+        router.get("https://pypi.test/pypi/sacred/json").mock(side_effect=answer)
+        code1, _, _ = _run("collect", "-s", "pypi", "-t", "sacred", "--db", str(db_path))
+        code2, out, _ = _run(
+            "collect", "-s", "pypi", "-t", "sacred", "--db", str(db_path), "--json"
+        )
+    assert (code1, code2) == (0, 0)
+    assert seen == [None, '"v1"']
+    src = json.loads(out)["sources"][0]
+    assert (
+        src["tools_ok"] == 1 and src["rows_written"] == 0 and src["counters"]["not_modified"] == 1
+    )
+    con = open_db(db_path, read_only=True)
+    assert con.execute("SELECT count(*) FROM releases").fetchone() == (5,)
+    assert con.execute("SELECT url, etag FROM http_cache").fetchall() == [
+        ("https://pypi.test/pypi/sacred/json", '"v1"')
+    ]
+    con.close()

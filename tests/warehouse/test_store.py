@@ -133,13 +133,22 @@ def test_refresh_tools_keeps_departed_tools(store: Any, tmp_path: Path) -> None:
 def test_download_upsert_never_duplicates(store: Any) -> None:
     days = [date(2025, 1, d) for d in range(1, 11)]
     for value in (1, 2):
-        store.write_downloads_columns(["airflow"] * 10, ["apache-airflow"] * 10, days, [value] * 10, "clickpy")
-        store.write_downloads_columns(["dagster"] * 10, ["dagster"] * 10, days, [value] * 10, "clickpy")
+        store.write_downloads_columns(
+            ["airflow"] * 10, ["apache-airflow"] * 10, days, [value] * 10, "clickpy"
+        )
+        store.write_downloads_columns(
+            ["dagster"] * 10, ["dagster"] * 10, days, [value] * 10, "clickpy"
+        )
     # a batch that repeats a key keeps one row for it
-    store.write_batch(ToolBatch("airflow", downloads=(
-        DownloadRecord("airflow", "apache-airflow", days[0], 7, "clickpy"),
-        DownloadRecord("airflow", "apache-airflow", days[0], 9, "clickpy"),
-    )))
+    store.write_batch(
+        ToolBatch(
+            "airflow",
+            downloads=(
+                DownloadRecord("airflow", "apache-airflow", days[0], 7, "clickpy"),
+                DownloadRecord("airflow", "apache-airflow", days[0], 9, "clickpy"),
+            ),
+        )
+    )
     rows = store.con.execute(
         "SELECT tool_id, count(*), count(DISTINCT day), sum(downloads) FROM downloads_daily GROUP BY 1 ORDER BY 1"
     ).fetchall()

@@ -75,7 +75,11 @@ class RequestCounter:
 
 @dataclass(slots=True)
 class CollectContext:
-    """What a collector gets for one run: settings, warehouse cursors, counters, clock."""
+    """What a collector gets for one run: settings, warehouse cursors, counters, clock.
+
+    ``state`` wraps the single warehouse connection, which the runner also writes through:
+    read it only from the thread that runs ``collect()``, never from worker threads.
+    """
 
     settings: Settings
     state: WarehouseState

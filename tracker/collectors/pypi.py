@@ -22,9 +22,16 @@ from packaging.version import InvalidVersion, Version
 from tracker.catalog import Tool
 from tracker.collectors.base import CollectContext, make_client, register
 from tracker.errors import ParseError, TrackerError, UpstreamError
-from tracker.records import ReleaseRecord, ToolBatch, ToolFailure, ToolOutcome
+from tracker.records import HttpCacheRecord, ReleaseRecord, ToolBatch, ToolFailure, ToolOutcome
 
-__all__ = ["PypiCollector", "PypiProject", "fetch_project", "normalize", "parse_project"]
+__all__ = [
+    "FetchedProject",
+    "PypiCollector",
+    "PypiProject",
+    "fetch_project",
+    "normalize",
+    "parse_project",
+]
 
 log = logging.getLogger(__name__)
 
@@ -114,11 +121,31 @@ def parse_project(payload: object, *, tool_id: str, package: str, url: str) -> P
     )
 
 
-def fetch_project(client: httpx.Client, package: str) -> tuple[str, object]:
-    """Return (url, decoded JSON) of ``/pypi/<package>/json``; raises UpstreamError."""
+@dataclass(frozen=True, slots=True)
+class FetchedProject:
+    """A ``/pypi/<name>/json`` answer: the payload, or None when 304 Not Modified."""
+
+    url: str
+    payload: object | None
+    etag: str | None
+    last_modified: str | None
+
+
+def fetch_project(
+    client: httpx.Client, package: str, validators: tuple[str | None, str | None] = (None, None)
+) -> FetchedProject:
+    """Return ``/pypi/<package>/json``, conditional on stored validators; raises UpstreamError."""
     path = f"/pypi/{normalize(package)}/json"
     url = str(client.base_url.join(path))
-    response = client.get(path)
+    etag, last_modified = validators
+    headers = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    response = client.get(path, headers=headers)
+    if response.status_code == 304:
+        return FetchedProject(url, None, etag, last_modified)
     if response.status_code == 404:
         raise UpstreamError(f"unknown PyPI project {package!r}", source=SOURCE, url=url, status=404)
     if response.status_code != 200:
@@ -126,7 +153,7 @@ def fetch_project(client: httpx.Client, package: str) -> tuple[str, object]:
             _describe_body(response), source=SOURCE, url=url, status=response.status_code
         )
     try:
-        return url, json.loads(response.content)
+        payload = json.loads(response.content)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UpstreamError(
             f"invalid JSON ({_describe_body(response)})",
@@ -134,6 +161,9 @@ def fetch_project(client: httpx.Client, package: str) -> tuple[str, object]:
             url=url,
             status=response.status_code,
         ) from exc
+    return FetchedProject(
+        url, payload, response.headers.get("etag"), response.headers.get("last-modified")
+    )
 
 
 def _describe_body(response: httpx.Response) -> str:
@@ -157,32 +187,52 @@ class PypiCollector:
         """Return True when the tool lists PyPI packages."""
         return bool(tool.pypi)
 
-    def _one(self, ctx: CollectContext, client: httpx.Client, tool: Tool) -> ToolOutcome:
+    def _one(
+        self,
+        ctx: CollectContext,
+        client: httpx.Client,
+        tool: Tool,
+        validators: dict[str, tuple[str | None, str | None]],
+    ) -> ToolOutcome:
         records: list[ReleaseRecord] = []
+        cache: list[HttpCacheRecord] = []
         errors: list[str] = []
-        empty = invalid = 0
+        empty = invalid = unchanged = 0
         for package in tool.pypi:
             if ctx.stop_requested():
                 errors.append(f"{package}: not collected (stop requested)")
                 continue
+            url = f"{ctx.settings.pypi_url}/pypi/{normalize(package)}/json"
             try:
-                url, payload = fetch_project(client, package)
-                project = parse_project(payload, tool_id=tool.id, package=package, url=url)
+                fetched = fetch_project(client, package, validators.get(url, (None, None)))
+                if fetched.payload is None:
+                    unchanged += 1
+                    continue
+                project = parse_project(
+                    fetched.payload, tool_id=tool.id, package=package, url=fetched.url
+                )
             except TrackerError as exc:
                 errors.append(str(exc))
                 continue
             records.extend(project.releases)
+            if fetched.etag or fetched.last_modified:
+                cache.append(HttpCacheRecord(fetched.url, fetched.etag, fetched.last_modified))
             empty += project.versions_without_files
             invalid += project.invalid_versions
-        if errors and not records:
+        if errors and not records and not unchanged:
             return ToolFailure(tool.id, "; ".join(errors))
         warnings = (f"{invalid} version(s) are not PEP 440 (stored, flagged)",) if invalid else ()
         return ToolBatch(
             tool_id=tool.id,
             releases=tuple(records),
+            http_cache=tuple(cache),
             errors=tuple(errors),
             warnings=warnings,
-            counters=(("versions_without_files", empty), ("invalid_versions", invalid)),
+            counters=(
+                ("versions_without_files", empty),
+                ("invalid_versions", invalid),
+                ("not_modified", unchanged),
+            ),
         )
 
     def collect(self, ctx: CollectContext, tools: Sequence[Tool]) -> Iterator[ToolOutcome]:
@@ -194,6 +244,12 @@ class PypiCollector:
             headers={"Accept": "application/json"},
             transport=self.transport,
         ) as client:
+            # the warehouse connection is not shared with worker threads: read cursors first
+            validators = {
+                url: ctx.state.http_validators(url)
+                for tool in tools
+                for url in (f"{ctx.settings.pypi_url}/pypi/{normalize(p)}/json" for p in tool.pypi)
+            }
             workers = max(1, ctx.settings.pypi_concurrency)
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pypi") as pool:
-                yield from pool.map(lambda tool: self._one(ctx, client, tool), tools)
+                yield from pool.map(lambda tool: self._one(ctx, client, tool, validators), tools)
