@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import ClassVar
@@ -192,8 +193,13 @@ class ApacheCollector:
 
     name: ClassVar[str] = SOURCE
 
-    def __init__(self, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.transport = transport
+        self.clock = clock
 
     def applicable(self, tool: Tool) -> bool:
         """Return True when the tool names an Apache archive project."""
@@ -201,7 +207,7 @@ class ApacheCollector:
 
     def collect(self, ctx: CollectContext, tools: Sequence[Tool]) -> Iterator[ToolOutcome]:
         """Yield one outcome per tool: its archive listing's version directories."""
-        limiter = RateLimiter(REQUESTS_PER_SECOND, 1.0, sleep=ctx.sleep)
+        limiter = RateLimiter(REQUESTS_PER_SECOND, 1.0, sleep=ctx.sleep, clock=self.clock)
         stopped: str | None = None
         with make_client(
             ctx,

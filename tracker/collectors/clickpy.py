@@ -219,6 +219,8 @@ class ClickpyCollector:
         errors: list[str] = []
         today = ctx.now().date()
         backfilled = 0
+        if self._stopped is not None:
+            return ToolFailure(tool.id, f"not collected ({self._stopped})")
         for raw in tool.pypi:
             package = normalize(raw)
             if ctx.stop_requested():
