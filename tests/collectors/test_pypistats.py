@@ -408,3 +408,37 @@ def test_cli_collects_pypistats_twice_without_duplicates(
         for r in _json("overall_apache-airflow.json")["data"]
     ]
     assert got == expected
+
+
+def test_a_retry_after_beyond_ten_minutes_gives_up_at_once(store: Any) -> None:
+    router = _router()
+    route = router.get(OVERALL.format("apache-airflow")).respond(
+        429, text=fixture_text("pypistats", "429.html"), headers={"Retry-After": "3600"}
+    )
+    clock = FakeClock(at(RUN_AT))
+    failure = only_failure(
+        run(
+            PypistatsCollector(mock_transport(router), clock.monotonic),
+            make_ctx(store, clock),
+            [AIRFLOW],
+        )
+    )
+    assert route.call_count == 1
+    assert clock.sleeps == []
+    assert "HTTP 429" in failure.error and "rate limited after 1 attempt(s)" in failure.error
+
+
+def test_a_payload_that_does_not_parse_is_asked_again_next_run(store: Any) -> None:
+    tool = Tool(id="x", name="X", skill="orchestration", pypi=("good-pkg", "bad-pkg"))
+    router = _router()
+    good = router.get(OVERALL.format("good-pkg")).respond(200, json=_json("overall_empty.json"))
+    bad = router.get(OVERALL.format("bad-pkg")).respond(200, json={"data": "oops"})
+    # http_cache.updated_at is written with the real clock, so "today" is the real UTC date here
+    clock = FakeClock(datetime.now(UTC))
+    for _ in range(2):
+        collector = PypistatsCollector(transport=mock_transport(router), clock=clock.monotonic)
+        batch = only_batch(run(collector, make_ctx(store, clock), [tool]))
+        assert len(batch.errors) == 1 and "bad field 'data'" in batch.errors[0]
+        store.write_batch(batch)
+    assert good.call_count == 1  # fetched today: skipped on the second run
+    assert bad.call_count == 2  # never marked as fetched

@@ -56,6 +56,7 @@ REQUESTS_PER_MINUTE = 30
 # A 429 without Retry-After: wait out the whole per-minute window before asking again.
 RATE_LIMIT_WAIT = 60.0
 RATE_LIMIT_RETRIES = 3
+MAX_RATE_LIMIT_WAIT = 600.0
 
 
 def parse_overall(payload: object, *, tool_id: str, package: str, url: str) -> list[DownloadRecord]:
@@ -142,15 +143,15 @@ def fetch_overall(
             break
         # the body may be an HTML page: only the status and Retry-After matter here
         wait = parse_retry_after(response.headers.get("retry-after"))
-        wait = RATE_LIMIT_WAIT if wait is None else min(wait, 10 * RATE_LIMIT_WAIT)
-        if attempt == RATE_LIMIT_RETRIES:
-            break
+        wait = RATE_LIMIT_WAIT if wait is None else wait
+        if attempt == RATE_LIMIT_RETRIES or wait > MAX_RATE_LIMIT_WAIT:
+            break  # give up for this run rather than block it for longer
         log.info("pypistats: HTTP 429 on %s, waiting %.0fs", url, wait)
         sleep(wait)
     status = response.status_code
     if status == 429:
         raise RateLimitedError(
-            f"rate limited after {RATE_LIMIT_RETRIES + 1} attempts ({_describe_body(response)})",
+            f"rate limited after {attempt + 1} attempt(s) ({_describe_body(response)})",
             source=SOURCE,
             url=url,
             status=429,
@@ -249,14 +250,16 @@ class PypistatsCollector:
                 errors.append(str(exc))
                 continue
             fetched += 1
-            cache.append(HttpCacheRecord(result.url, result.etag, result.last_modified))
+            fetched_ok = HttpCacheRecord(result.url, result.etag, result.last_modified)
             if result.payload is None:
+                cache.append(fetched_ok)
                 continue  # 304: nothing changed since the last fetch
             try:
                 rows = parse_overall(result.payload, tool_id=tool.id, package=package, url=url)
             except ParseError as exc:
-                errors.append(str(exc))
+                errors.append(str(exc))  # not marked as fetched: the next run asks again
                 continue
+            cache.append(fetched_ok)
             if not rows:
                 warnings.append(f"{package}: pypistats has no download data (nothing stored)")
             records.extend(rows)
