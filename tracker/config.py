@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -63,6 +64,7 @@ class Settings:
     http_timeout: float = 30.0
     http_retries: int = 4
     pypi_concurrency: int = 8
+    clickhouse_user: str = "play"  # read-only user of the public ClickPy endpoint
 
     def with_db(self, db: Path | str | None) -> Settings:
         """Return a copy whose DB path is ``db`` when given (a CLI flag wins over TRACKER_DB)."""
@@ -104,4 +106,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "TRACKER_APACHE_URL", get("TRACKER_APACHE_URL") or DEFAULT_APACHE_URL
         ),
         catalog_path=Path(catalog) if catalog else None,
+        clickhouse_user=_check_clickhouse_user(get("TRACKER_CLICKHOUSE_USER") or "play"),
     )
+
+
+def _check_clickhouse_user(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", value):
+        raise ConfigError(
+            f"TRACKER_CLICKHOUSE_USER={value!r} is not a ClickHouse user name (letters, digits, _.-)"
+        )
+    return value

@@ -532,3 +532,9 @@ class Store:
             row = self.con.execute(f'SELECT count(*) FROM "{table}"').fetchone()
             out[table] = int(row[0]) if row else 0
         return out
+
+    # ---- reads added for the download collectors -------------------------------------------
+    def http_fetched_at(self, url: str) -> datetime | None:
+        """Return when ``url`` was last fetched with success (naive UTC), from `http_cache`."""
+        row = self.con.execute("SELECT updated_at FROM http_cache WHERE url = ?", [url]).fetchone()
+        return row[0] if row else None
