@@ -343,6 +343,9 @@ class GitHubApi:
                     self._wait_for_reset(
                         _header_int(response.headers, "x-ratelimit-reset"), current, status
                     )
+                    seen = self.rate.get(response.headers.get("x-ratelimit-resource") or resource)
+                    if seen is not None:
+                        seen.remaining = None  # after the wait the budget is unknown again
                     primary += 1
                     continue
                 retry_after = parse_retry_after(response.headers.get("retry-after"))
@@ -364,8 +367,8 @@ class GitHubApi:
                         reset_at=datetime.fromtimestamp(reset, UTC),
                     )
                 return response
-            if status == 202 or status >= 500:
-                # 202: GitHub is still computing the answer; 5xx: transient
+            if status == 202 or (status >= 500 and status != 501):
+                # 202: GitHub is still computing the answer; 5xx: transient (501: not here)
                 if attempt < self.retries:
                     delay = self._backoff(attempt)
                     log.info("github: HTTP %s on %s, retry in %.1fs", status, current, delay)

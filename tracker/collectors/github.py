@@ -358,7 +358,8 @@ class GithubCollector:
                         self._tool(ctx, api, work, metas.get(tool.id))
                     except _Stop as exc:
                         stop = str(exc)
-                        work.errors.append(f"not fully collected: {stop}")
+                        partly = work.snapshots or work.releases or work.star_weeks
+                        work.errors.append(f"not {'fully ' if partly else ''}collected: {stop}")
                     done.add(tool.id)
                     yield work.outcome()
                     if stop or ctx.stop_requested():
