@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from tests.fixtures.github.fake_server import (
-    Fault,
     FakeGitHub,
     FakeRepo,
+    Fault,
     make_release,
     make_weeks,
 )

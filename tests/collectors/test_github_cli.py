@@ -68,8 +68,18 @@ def env(fake: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pa
 def collect(db: Path) -> tuple[int, dict[str, Any]]:
     result = CliRunner().invoke(
         app,
-        ["collect", "--source", "github", "--tool", "flow", "--tool", "thing"]
-        + ["--db", str(db), "--json"],
+        [
+            "collect",
+            "--source",
+            "github",
+            "--tool",
+            "flow",
+            "--tool",
+            "thing",
+            "--db",
+            str(db),
+            "--json",
+        ],
     )
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     return result.exit_code, json.loads(result.stdout)
@@ -177,8 +187,17 @@ def test_collect_without_network_fails_fast_with_one_line(
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
     result = CliRunner().invoke(
         app,
-        ["collect", "--source", "github", "--tool", "airflow", "--tool", "dagster"]
-        + ["--db", str(tmp_path / "x.duckdb")],
+        [
+            "collect",
+            "--source",
+            "github",
+            "--tool",
+            "airflow",
+            "--tool",
+            "dagster",
+            "--db",
+            str(tmp_path / "x.duckdb"),
+        ],
     )
     assert result.exit_code == 1
     assert "Traceback" not in result.output
