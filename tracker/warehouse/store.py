@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from tracker.records import ToolBatch
+from tracker.records import RepoSnapshotRecord, ToolBatch
 
 if TYPE_CHECKING:
     import duckdb
@@ -386,6 +386,8 @@ class Store:
                     [_naive(x.pushed_at) for x in p],
                 ],
             )
+            for identity in i:  # before the upsert: compares with the stored id
+                self._carry_repo_name(identity.tool_id, identity.repo_id, identity.full_name)
             written += self._upsert(
                 "repo_identities",
                 [
@@ -538,3 +540,76 @@ class Store:
         """Return when ``url`` was last fetched with success (naive UTC), from `http_cache`."""
         row = self.con.execute("SELECT updated_at FROM http_cache WHERE url = ?", [url]).fetchone()
         return row[0] if row else None
+
+    # ---- GitHub cursors and renames (appended by the github collector) ---------------------
+    def latest_snapshot_record(self, tool_id: str) -> RepoSnapshotRecord | None:
+        """Return ``tool_id``'s newest repo snapshot (observed_at in UTC), or None."""
+        rows = self._snapshot_rows("WHERE tool_id = ? ORDER BY observed_at DESC LIMIT 1", [tool_id])
+        return rows[0] if rows else None
+
+    def recent_snapshots(self, tool_id: str, since: datetime) -> tuple[RepoSnapshotRecord, ...]:
+        """Return ``tool_id``'s snapshots observed at or after ``since``, oldest first."""
+        return self._snapshot_rows(
+            "WHERE tool_id = ? AND observed_at >= ? ORDER BY observed_at", [tool_id, _naive(since)]
+        )
+
+    def _snapshot_rows(self, where: str, params: list[object]) -> tuple[RepoSnapshotRecord, ...]:
+        rows = self.con.execute(
+            "SELECT tool_id, repo, observed_at, stars, forks, open_issues, watchers, archived,"
+            " pushed_at FROM repo_snapshots " + where,
+            params,
+        ).fetchall()
+        return tuple(
+            RepoSnapshotRecord(
+                tool_id=r[0],
+                repo=r[1],
+                observed_at=r[2].replace(tzinfo=UTC),
+                stars=r[3],
+                forks=r[4],
+                open_issues=r[5],
+                watchers=r[6],
+                archived=r[7],
+                pushed_at=r[8].replace(tzinfo=UTC) if r[8] is not None else None,
+            )
+            for r in rows
+        )
+
+    def last_release_at(self, tool_id: str, source: str) -> datetime | None:
+        """Return the newest stored released_at (UTC) of ``tool_id``'s releases from ``source``."""
+        row = self.con.execute(
+            "SELECT max(released_at) FROM releases WHERE tool_id = ? AND source = ?",
+            [tool_id, source],
+        ).fetchone()
+        return row[0].replace(tzinfo=UTC) if row and row[0] is not None else None
+
+    def _carry_repo_name(self, tool_id: str, repo_id: int, full_name: str) -> None:
+        """After a rename (same GitHub id, new name), move the tool's GitHub rows to the new name.
+
+        Releases are keyed by project, so without this a renamed repo would list each release
+        twice; rows already present under the new name win. A different repo_id (the catalog
+        now points at another repo) leaves the earlier rows alone.
+        """
+        con = self.con
+        rows = con.execute(
+            "SELECT repo_id, full_name FROM repo_identities WHERE tool_id = ?", [tool_id]
+        ).fetchall()  # fetchall: leaves no open result behind (DuckDB refuses register() then)
+        row = rows[0] if rows else None
+        if row is None or int(row[0]) != repo_id or row[1] == full_name:
+            return
+        con.execute(
+            "INSERT INTO releases (tool_id, source, project, version, released_at, is_prerelease,"
+            " is_yanked, version_valid, title)"
+            " SELECT tool_id, source, ?, version, released_at, is_prerelease, is_yanked,"
+            " version_valid, title FROM releases"
+            " WHERE tool_id = ? AND source = 'github' AND project <> ?"
+            " ON CONFLICT (tool_id, source, project, version) DO NOTHING",
+            [full_name, tool_id, full_name],
+        )
+        con.execute(
+            "DELETE FROM releases WHERE tool_id = ? AND source = 'github' AND project <> ?",
+            [tool_id, full_name],
+        )
+        con.execute(
+            "UPDATE star_history SET repo = ? WHERE tool_id = ? AND repo <> ?",
+            [full_name, tool_id, full_name],
+        )
