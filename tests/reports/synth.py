@@ -31,7 +31,9 @@ def _next_month(d: date) -> date:
     return date(d.year + (d.month == 12), d.month % 12 + 1, 1)
 
 
-def noisy(base: float, n: int, seed: int, *, growth_per_year: float = 1.0, noise: float = 0.2) -> list[float]:
+def noisy(
+    base: float, n: int, seed: int, *, growth_per_year: float = 1.0, noise: float = 0.2
+) -> list[float]:
     """Monthly values: base * growth^(t/12) * U(1-noise, 1+noise), seeded."""
     rng = random.Random(seed)
     return [
@@ -149,7 +151,12 @@ class Synth:
         )
 
     def releases(
-        self, tool_id: str, when: Sequence[datetime], *, source: str = "pypi", title: str | None = None
+        self,
+        tool_id: str,
+        when: Sequence[datetime],
+        *,
+        source: str = "pypi",
+        title: str | None = None,
     ) -> None:
         for i, at in enumerate(when):
             self.con.execute(
@@ -160,7 +167,9 @@ class Synth:
     def monthly_releases(self, tool_id: str, n_months: int, every: int = 1, **kw: Any) -> None:
         starts = month_starts(self.as_of, n_months)
         self.releases(
-            tool_id, [datetime.combine(s, datetime.min.time()) + timedelta(days=9) for s in starts[::every]], **kw
+            tool_id,
+            [datetime.combine(s, datetime.min.time()) + timedelta(days=9) for s in starts[::every]],
+            **kw,
         )
 
     def snapshot(
@@ -183,13 +192,30 @@ class Synth:
             ],
         )
 
-    def identity(self, tool_id: str, *, full_name: str, catalog_name: str, description: str | None) -> None:
+    def identity(
+        self, tool_id: str, *, full_name: str, catalog_name: str, description: str | None
+    ) -> None:
         self.con.execute(
             "INSERT INTO repo_identities VALUES (?, ?, ?, ?, NULL, ?, ?)",
-            [tool_id, abs(hash(tool_id)) % 100000, full_name, catalog_name, description, datetime(2024, 1, 1)],
+            [
+                tool_id,
+                abs(hash(tool_id)) % 100000,
+                full_name,
+                catalog_name,
+                description,
+                datetime(2024, 1, 1),
+            ],
         )
 
-    def run(self, source: str, *, status: str = "ok", finished_at: datetime | None = None, error: str | None = None, tool_id: str | None = None) -> None:
+    def run(
+        self,
+        source: str,
+        *,
+        status: str = "ok",
+        finished_at: datetime | None = None,
+        error: str | None = None,
+        tool_id: str | None = None,
+    ) -> None:
         at = finished_at or datetime.combine(self.as_of, datetime.min.time()) - timedelta(hours=6)
         row = self.con.execute(
             "INSERT INTO runs (started_at, finished_at, source, status) VALUES (?, ?, ?, ?)"
@@ -199,5 +225,6 @@ class Synth:
         assert row is not None
         if error:
             self.con.execute(
-                "INSERT INTO run_errors VALUES (?, ?, ?, ?, ?)", [row[0], source, tool_id, error, at]
+                "INSERT INTO run_errors VALUES (?, ?, ?, ?, ?)",
+                [row[0], source, tool_id, error, at],
             )

@@ -40,7 +40,9 @@ MIN_POINTS_MONTHLY = 18  # of the 24 months, with data, to judge a monthly metri
 MIN_POINTS_QUARTERLY = 6  # of the 8 quarters, since the first release, to judge releases
 MIN_VOLUME = {"stars": 24.0, "downloads": 2400.0, "releases": 2.0}  # sum over the window
 ALPHA = 0.05  # Mann-Kendall two-sided significance level
-MIN_EFFECT = 1.25  # growth factor per year, relative to the baseline, to call rising (1/x: declining)
+MIN_EFFECT = (
+    1.25  # growth factor per year, relative to the baseline, to call rising (1/x: declining)
+)
 MIN_BASELINE_TOOLS = 5  # eligible tools needed before the median tool becomes the baseline
 STEP_FACTOR = 2.0  # a level shift of x2 (or /2) between 3-period medians is a step
 STEP_MIN_LEVEL = 10.0  # ... when the level is at least this many per month
@@ -59,12 +61,9 @@ METRIC_TITLES = {
 # The headline follows the first metric in this order that can be judged.
 HEADLINE_ORDER = ("downloads", "stars", "releases")
 HEADLINE_WHY = {
-    "downloads": "downloads count installs, i.e. use; stars measure attention, and GitHub's "
-    "star flow slows for nearly every project",
-    "stars": "the tool has no judgeable download series; stars are the next best signal of "
-    "interest",
-    "releases": "the tool has neither a judgeable download nor star series; release cadence "
-    "shows maintenance, not adoption",
+    "downloads": "installs measure use; stars measure attention",
+    "stars": "no judgeable download series",
+    "releases": "no judgeable download or star series; cadence shows maintenance, not adoption",
 }
 
 
@@ -171,7 +170,7 @@ def _metric_trend(metric: str, row: dict[str, Any]) -> MetricTrend:
     n = int(row["n_points"])
     slope = row["slope"]
     baseline = float(row["baseline_slope"])
-    z_raw, p_raw = mann_kendall_p(float(row["mk_s_raw"] or 0), n, float(row["tie_term_raw"]))
+    _z_raw, p_raw = mann_kendall_p(float(row["mk_s_raw"] or 0), n, float(row["tie_term_raw"]))
     z_rel, p_rel = mann_kendall_p(float(row["mk_s_rel"] or 0), n, float(row["tie_term_rel"]))
     raw_factor = math.exp(per_year * slope) if slope is not None else None
     rel_factor = math.exp(per_year * (slope - baseline)) if slope is not None else None
@@ -332,10 +331,7 @@ def _headline(
             if o != m and o in metrics and metrics[o].label not in ("insufficient data", mt.label)
         ]
         if others:
-            reason += (
-                f". Metrics disagree ({', '.join(others)}); the headline follows {m} because "
-                f"{HEADLINE_WHY[m]}"
-            )
+            reason += f". Also: {', '.join(others)}; the headline follows {m} ({HEADLINE_WHY[m]})"
         return mt.label, m, reason
     if not tool["trackable"]:
         return "insufficient data", None, f"not trackable: {tool['notes'] or 'no public signal'}"
@@ -483,9 +479,13 @@ def analyse(con: duckdb.DuckDBPyConnection, as_of: date) -> Analysis:
     )
 
 
-def _sources(con: duckdb.DuckDBPyConnection, params: dict[str, Any], as_of: date) -> list[dict[str, Any]]:
+def _sources(
+    con: duckdb.DuckDBPyConnection, params: dict[str, Any], as_of: date
+) -> list[dict[str, Any]]:
     out = []
-    stale_before = datetime.combine(as_of, datetime.min.time()) - timedelta(days=STALE_SOURCE_DAYS - 1)
+    stale_before = datetime.combine(as_of, datetime.min.time()) - timedelta(
+        days=STALE_SOURCE_DAYS - 1
+    )
     for source, status, last_run, last_ok, rate_limited, errors in rq.fetch(con, "sources", params):
         problems = []
         if last_ok is None:
@@ -547,10 +547,14 @@ def _skills(
                 "name": names.get(tool_id, tool_id),
                 "stars_share_recent": _r(ssr),
                 "stars_share_prior": _r(ssp),
-                "stars_share_change_pp": _r(100 * (ssr - ssp)) if ssr is not None and ssp is not None else None,
+                "stars_share_change_pp": _r(100 * (ssr - ssp))
+                if ssr is not None and ssp is not None
+                else None,
                 "downloads_share_recent": _r(dsr),
                 "downloads_share_prior": _r(dsp),
-                "downloads_share_change_pp": _r(100 * (dsr - dsp)) if dsr is not None and dsp is not None else None,
+                "downloads_share_change_pp": _r(100 * (dsr - dsp))
+                if dsr is not None and dsp is not None
+                else None,
                 "stars_recent": _r(stars_recent),
                 "downloads_recent": _r(dl_recent),
             }

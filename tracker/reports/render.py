@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -104,6 +105,23 @@ def _pp(v: Any) -> str:
     return "n/a" if v is None else f"{float(v):+.1f} pp"
 
 
+def _p(v: Any) -> str:
+    return "n/a" if v is None else ("<0.001" if float(v) < 0.001 else f"{float(v):.3f}")
+
+
+def _log_ticks(values: list[float]) -> dict[str, Any]:
+    """Explicit 1-2-5 ticks for a log axis (plotly's default labels every minor tick)."""
+    lo, hi = min(values), max(values)
+    vals: list[float] = []
+    k = math.floor(math.log10(lo)) if lo > 0 else 0
+    while 10**k <= hi * 10:
+        vals += [m * 10**k for m in (1, 2, 5) if lo / 1.5 <= m * 10**k <= hi * 1.5]
+        k += 1
+    if len(vals) > 8:
+        vals = [v for v in vals if str(int(v)).startswith("1")] or vals
+    return {"tickvals": vals, "ticktext": [_num(v) for v in vals]}
+
+
 def _badge(label: str) -> str:
     return f'<span class="badge {LABEL_CLASS.get(label, "insufficient")}">{esc(label)}</span>'
 
@@ -134,7 +152,9 @@ class _Charts:
         return "\n".join(lines)
 
 
-def _layout(title: str, *, y_title: str, log_y: bool = False, percent: bool = False) -> dict[str, Any]:
+def _layout(
+    title: str, *, y_title: str, log_y: bool = False, percent: bool = False
+) -> dict[str, Any]:
     return {
         "title": {"text": _plot_text(title), "font": {"size": 17}, "x": 0.01, "xanchor": "left"},
         "font": {"family": "Segoe UI, Helvetica Neue, Arial, DejaVu Sans, sans-serif", "size": 13},
@@ -194,13 +214,21 @@ def _skill_charts(
                     y=[v for _, v in pts],
                     name=_plot_text(name),
                     mode="lines",
-                    line={"color": colour, "width": 3 if key else 2, "dash": "dot" if not key else "solid"},
+                    line={
+                        "color": colour,
+                        "width": 3 if key else 2,
+                        "dash": "dot" if not key else "solid",
+                    },
                     hovertemplate="%{y:,.0f}",
                 )
             )
         if not drawn:
             return f'<div class="nochart">{esc(title)}: no data stored for this skill</div>'
-        fig.update_layout(**_layout(title, y_title=y_title, log_y=log_y))
+        layout = _layout(title, y_title=y_title, log_y=log_y)
+        if log_y:
+            ys = [float(v) for tr in fig.data for v in tr.y]
+            layout["yaxis"].update(_log_ticks(ys))
+        fig.update_layout(**layout)
         return charts.add(fig)
 
     parts.append(line_chart(0, "New GitHub stars per month", "stars", False))
@@ -208,7 +236,7 @@ def _skill_charts(
 
     shares = a.charts["shares"].get(skill.skill, {})
     col = {"downloads": 2, "stars": 1}.get(skill.share_metric or "", 0)
-    share_html = f'<div class="nochart">Share within the skill: no stars or downloads</div>'
+    share_html = '<div class="nochart">Share within the skill: no stars or downloads</div>'
     if col:
         fig = go.Figure()
         drawn = 0
@@ -277,7 +305,11 @@ def _metric_cell(mt: an.MetricTrend | None) -> str:
     if mt is None:
         return '<span class="muted small">no data</span>'
     rel = mt.inputs.get("growth_per_year_relative")
-    extra = f'<div class="small muted">{esc(_pct(rel))}/yr rel.</div>' if rel is not None and mt.label != "insufficient data" else ""
+    extra = (
+        f'<div class="small muted">{esc(_pct(rel))}/yr rel.</div>'
+        if rel is not None and mt.label != "insufficient data"
+        else ""
+    )
     return _badge(mt.label) + extra
 
 
@@ -310,11 +342,12 @@ def _tool_rows(tools: list[an.ToolTrend], colours: dict[str, str]) -> str:
 
 def _leaderboard(tools: list[an.ToolTrend], label: str) -> str:
     picked = [t for t in tools if t.label == label and t.driver]
-    picked.sort(
-        key=lambda t: -(t.metrics[t.driver].inputs.get("growth_per_year_relative") or 1.0)
-        if label == "rising"
-        else (t.metrics[t.driver].inputs.get("growth_per_year_relative") or 1.0)
-    )
+
+    def growth(t: an.ToolTrend) -> float:
+        g = t.metrics[t.driver or ""].inputs.get("growth_per_year_relative")
+        return float(g) if g is not None else 1.0
+
+    picked.sort(key=lambda t: -growth(t) if label == "rising" else growth(t))
     if not picked:
         return f"<p class='muted'>No tool is {esc(label)} on the evidence.</p>"
     rows = []
@@ -327,10 +360,10 @@ def _leaderboard(tools: list[an.ToolTrend], label: str) -> str:
             f"<td>{esc(t.driver)}</td>"
             f"<td class='num'>{esc(_pct(i['growth_per_year_relative']))}</td>"
             f"<td class='num'>{esc(_pct(i['growth_per_year_raw']))}</td>"
-            f"<td class='num'>{float(i['mann_kendall_p_relative']):.2g}</td>"
+            f"<td class='num'>{_p(i['mann_kendall_p_relative'])}</td>"
             f"<td class='num'>{esc(_pct(i['yoy_ratio']))}</td>"
             f"<td class='num'>{esc(_pct(i['momentum_90d_ratio']))}</td>"
-            f"<td class='small'>{esc(t.reason)}</td>"
+            f"<td class='small'>{esc(t.metrics[t.driver].reason)}</td>"
             "</tr>"
         )
     return (
@@ -345,8 +378,12 @@ def _skills_table(a: an.Analysis) -> str:
     rows = []
     for s in a.skills:
         g = s.growth
-        win = ", ".join(f"{w['name']} ({_pp(w[f'{s.share_metric}_share_change_pp'])})" for w in s.winners)
-        lose = ", ".join(f"{w['name']} ({_pp(w[f'{s.share_metric}_share_change_pp'])})" for w in s.losers)
+        win = ", ".join(
+            f"{w['name']} ({_pp(w[f'{s.share_metric}_share_change_pp'])})" for w in s.winners
+        )
+        lose = ", ".join(
+            f"{w['name']} ({_pp(w[f'{s.share_metric}_share_change_pp'])})" for w in s.losers
+        )
         rows.append(
             "<tr>"
             f"<td><a href='#skill-{esc(s.skill)}'><b>{esc(s.title)}</b></a>"
@@ -495,13 +532,23 @@ def _skill_sentence(s: an.SkillSummary) -> str:
     text = f"{s.title}: " + ("; ".join(bits) if bits else "not enough data to measure growth") + "."
     if s.share_metric:
         if s.winners:
-            text += " Gaining share of " + s.share_metric + ": " + ", ".join(
-                f"{w['name']} {_pp(w[f'{s.share_metric}_share_change_pp'])}" for w in s.winners
-            ) + "."
+            text += (
+                " Gaining share of "
+                + s.share_metric
+                + ": "
+                + ", ".join(
+                    f"{w['name']} {_pp(w[f'{s.share_metric}_share_change_pp'])}" for w in s.winners
+                )
+                + "."
+            )
         if s.losers:
-            text += " Losing share: " + ", ".join(
-                f"{w['name']} {_pp(w[f'{s.share_metric}_share_change_pp'])}" for w in s.losers
-            ) + "."
+            text += (
+                " Losing share: "
+                + ", ".join(
+                    f"{w['name']} {_pp(w[f'{s.share_metric}_share_change_pp'])}" for w in s.losers
+                )
+                + "."
+            )
     return text
 
 
@@ -537,8 +584,12 @@ def _markdown(a: an.Analysis) -> str:
     ]
     for s in a.skills:
         g = s.growth
-        win = ", ".join(f"{w['name']} {_pp(w[f'{s.share_metric}_share_change_pp'])}" for w in s.winners)
-        lose = ", ".join(f"{w['name']} {_pp(w[f'{s.share_metric}_share_change_pp'])}" for w in s.losers)
+        win = ", ".join(
+            f"{w['name']} {_pp(w[f'{s.share_metric}_share_change_pp'])}" for w in s.winners
+        )
+        lose = ", ".join(
+            f"{w['name']} {_pp(w[f'{s.share_metric}_share_change_pp'])}" for w in s.losers
+        )
         lines.append(
             f"| {e(s.title)} | {e(s.label)} | {_pct(g['downloads_growth'])} | "
             f"{_pct(g['downloads_growth_relative'])} | {_pct(g['stars_growth'])} | "
@@ -580,7 +631,12 @@ def _markdown(a: an.Analysis) -> str:
                 f"{e(cells[1])} | {e(cells[2])} | {e(flags or '-')} |"
             )
         lines.append("")
-    lines += ["## Data quality", "", "| source | last run | last success | state |", "|---|---|---|---|"]
+    lines += [
+        "## Data quality",
+        "",
+        "| source | last run | last success | state |",
+        "|---|---|---|---|",
+    ]
     for src in a.sources:
         lines.append(
             f"| {e(src['source'])} | {e(src['last_status'])} | {e(src['last_success_at'] or 'never')} "
