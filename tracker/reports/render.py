@@ -1,80 +1,734 @@
-"""Write the report files. (Foundation version: summary.md with release cadence per skill.)"""
+"""Write the report files: index.html (offline, plotly.js embedded once), summary.md, trends.json."""
 
 from __future__ import annotations
 
+import html
+import json
+import math
+import re
 from dataclasses import dataclass
 from datetime import date
+from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from tracker import __version__
+from tracker.reports import analytics as an
 
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["ReportResult", "write_report"]
+__all__ = ["ReportResult", "md_escape", "script_json", "write_report"]
+
+PALETTE = (
+    "#1f6fb4",
+    "#e8710a",
+    "#2a9d3a",
+    "#d62839",
+    "#8c5fc0",
+    "#8c564b",
+    "#e05fb0",
+    "#12a4b8",
+)
+OTHER_COLOUR = "#a8b0bd"
+LABEL_CLASS = {
+    "rising": "rising",
+    "declining": "declining",
+    "stable": "stable",
+    "dormant": "dormant",
+    "insufficient data": "insufficient",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class ReportResult:
-    """Paths written by a report."""
+    """Paths written by a report and what data was missing."""
 
     files: tuple[Path, ...]
     missing: tuple[str, ...]
 
 
-def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+# ---- escaping ---------------------------------------------------------------------------------
+def esc(value: object) -> str:
+    """Return ``value`` as text safe in HTML element content and quoted attributes."""
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def script_json(value: object) -> str:
+    """Return JSON safe inside a <script> element (no `<`, `>`, `&`, U+2028/9 left raw)."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
+
+
+def md_escape(value: object) -> str:
+    """Return ``value`` as inert Markdown table/prose text (no pipes, tags or line breaks)."""
+    text = "" if value is None else str(value)
+    text = text.replace("\\", "\\\\").replace("|", "\\|")
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = text.replace("`", "\\`").replace("[", "\\[").replace("]", "\\]")
+    return re.sub(r"[\r\n\u2028\u2029]+", " ", text)
+
+
+def _plot_text(value: object) -> str:
+    """Text for plotly labels: plotly reads a few HTML-like tags, so escape them."""
+    return html.escape("" if value is None else str(value), quote=False)
+
+
+# ---- formatting -------------------------------------------------------------------------------
+def _pct(f: Any) -> str:
+    if f is None:
+        return "n/a"
+    return f"{(float(f) - 1) * 100:+.0f}%"
+
+
+def _num(v: Any) -> str:
+    if v is None:
+        return "n/a"
+    v = float(v)
+    for div, suf in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(v) >= div:
+            return f"{v / div:.1f}{suf}"
+    return f"{v:.0f}"
+
+
+def _share(v: Any) -> str:
+    return "n/a" if v is None else f"{100 * float(v):.1f}%"
+
+
+def _pp(v: Any) -> str:
+    return "n/a" if v is None else f"{float(v):+.1f} pp"
+
+
+def _p(v: Any) -> str:
+    return "n/a" if v is None else ("<0.001" if float(v) < 0.001 else f"{float(v):.3f}")
+
+
+def _log_ticks(values: list[float]) -> dict[str, Any]:
+    """Explicit 1-2-5 ticks for a log axis (plotly's default labels every minor tick)."""
+    lo, hi = min(values), max(values)
+    vals: list[float] = []
+    k = math.floor(math.log10(lo)) if lo > 0 else 0
+    while 10**k <= hi * 10:
+        vals += [m * 10**k for m in (1, 2, 5) if lo / 1.5 <= m * 10**k <= hi * 1.5]
+        k += 1
+    if len(vals) > 8:
+        vals = [v for v in vals if str(int(v)).startswith("1")] or vals
+    return {"tickvals": vals, "ticktext": [_num(v) for v in vals]}
+
+
+def _badge(label: str) -> str:
+    return f'<span class="badge {LABEL_CLASS.get(label, "insufficient")}">{esc(label)}</span>'
+
+
+# ---- charts -----------------------------------------------------------------------------------
+class _Charts:
+    """Collects plotly figures as (div id, figure JSON) and renders their divs."""
+
+    def __init__(self) -> None:
+        self.figs: list[tuple[str, str]] = []
+
+    def add(self, fig: Any) -> str:
+        import plotly.io as pio
+
+        div_id = f"chart-{len(self.figs) + 1}"
+        data = json.loads(pio.to_json(fig, validate=False))
+        self.figs.append((div_id, script_json(data)))
+        return f'<div class="chart" id="{div_id}" data-chart="1"></div>'
+
+    def script(self) -> str:
+        lines = ["(function(){", "var cfg={displaylogo:false,responsive:true};"]
+        for div_id, payload in self.figs:
+            lines.append(
+                f"(function(){{var f={payload};"
+                f"Plotly.newPlot({json.dumps(div_id)},f.data,f.layout,cfg);}})();"
+            )
+        lines.append("})();")
+        return "\n".join(lines)
+
+
+def _layout(
+    title: str, *, y_title: str, log_y: bool = False, percent: bool = False
+) -> dict[str, Any]:
+    return {
+        "title": {"text": _plot_text(title), "font": {"size": 17}, "x": 0.01, "xanchor": "left"},
+        "font": {"family": "Segoe UI, Helvetica Neue, Arial, DejaVu Sans, sans-serif", "size": 13},
+        "margin": {"l": 60, "r": 12, "t": 46, "b": 40},
+        "legend": {"orientation": "h", "y": -0.14, "font": {"size": 12}},
+        "plot_bgcolor": "#ffffff",
+        "paper_bgcolor": "#ffffff",
+        "hovermode": "x unified",
+        "xaxis": {"gridcolor": "#eef1f5", "linecolor": "#c9d0da"},
+        "yaxis": {
+            "title": {"text": _plot_text(y_title)},
+            "gridcolor": "#eef1f5",
+            "rangemode": "tozero",
+            "type": "log" if log_y else "linear",
+            "tickformat": ".0%" if percent else "~s",
+        },
+    }
+
+
+def _series_meta(
+    names: dict[str, str], ranks: dict[str, int], series: list[str]
+) -> list[tuple[str, str, str]]:
+    """(series key, display name, colour) ordered by rank; '' is 'other'."""
+    ordered = sorted(series, key=lambda s: (s == "", ranks.get(s, 99), s))
+    out = []
+    for s in ordered:
+        if s == "":
+            out.append((s, "other tools", OTHER_COLOUR))
+        else:
+            rank = ranks.get(s, len(PALETTE))
+            out.append((s, names.get(s, s), PALETTE[(rank - 1) % len(PALETTE)]))
+    return out
+
+
+def _skill_charts(
+    charts: _Charts, skill: an.SkillSummary, a: an.Analysis, names: dict[str, str]
+) -> str:
+    import plotly.graph_objects as go
+
+    monthly = a.charts["monthly"].get(skill.skill, {})
+    ranks = a.charts["ranks"].get(skill.skill, {})
+    meta = _series_meta(names, ranks, list(monthly))
+    parts: list[str] = []
+
+    def line_chart(idx: int, title: str, y_title: str, log_y: bool) -> str:
+        fig = go.Figure()
+        drawn = 0
+        for key, name, colour in meta:
+            pts = [(p[0], p[1 + idx]) for p in monthly[key]]
+            pts = [(m, v) for m, v in pts if v is not None and (not log_y or v > 0)]
+            if not pts:
+                continue
+            drawn += 1
+            fig.add_trace(
+                go.Scatter(
+                    x=[m for m, _ in pts],
+                    y=[v for _, v in pts],
+                    name=_plot_text(name),
+                    mode="lines",
+                    line={
+                        "color": colour,
+                        "width": 3 if key else 2,
+                        "dash": "dot" if not key else "solid",
+                    },
+                    hovertemplate="%{y:,.0f}",
+                )
+            )
+        if not drawn:
+            return f'<div class="nochart">{esc(title)}: no data stored for this skill</div>'
+        layout = _layout(title, y_title=y_title, log_y=log_y)
+        if log_y:
+            ys = [float(v) for tr in fig.data for v in tr.y]
+            layout["yaxis"].update(_log_ticks(ys))
+        fig.update_layout(**layout)
+        return charts.add(fig)
+
+    parts.append(line_chart(0, "New GitHub stars per month", "stars", False))
+    parts.append(line_chart(1, "PyPI downloads per month (log scale)", "downloads", True))
+
+    shares = a.charts["shares"].get(skill.skill, {})
+    col = {"downloads": 2, "stars": 1}.get(skill.share_metric or "", 0)
+    share_html = '<div class="nochart">Share within the skill: no stars or downloads</div>'
+    if col:
+        fig = go.Figure()
+        drawn = 0
+        for key, name, colour in _series_meta(names, ranks, list(shares)):
+            pts = [(p[0], p[col]) for p in shares[key]]
+            pts = [(q, v) for q, v in pts if v is not None]
+            if not pts:
+                continue
+            drawn += 1
+            fig.add_trace(
+                go.Scatter(
+                    x=[q for q, _ in pts],
+                    y=[v for _, v in pts],
+                    name=_plot_text(name),
+                    mode="lines",
+                    stackgroup="share",
+                    line={"color": colour, "width": 1},
+                    fillcolor=colour,
+                    hovertemplate="%{y:.1%}",
+                )
+            )
+        if drawn:
+            title = f"Share of the skill's {'downloads' if col == 2 else 'new stars'} per quarter"
+            layout = _layout(title, y_title="share", percent=True)
+            layout["yaxis"]["range"] = [0, 1]
+            fig.update_layout(**layout)
+            share_html = charts.add(fig)
+    parts.append(share_html)
+
+    fig = go.Figure()
+    drawn = 0
+    for key, name, colour in meta:
+        pts = [(p[0], p[3]) for p in monthly[key] if p[3]]
+        if not pts:
+            continue
+        drawn += 1
+        fig.add_trace(
+            go.Scatter(
+                x=[m for m, _ in pts],
+                y=[_plot_text(name)] * len(pts),
+                name=_plot_text(name),
+                mode="markers",
+                marker={
+                    "color": colour,
+                    "size": [min(8 + 4 * int(v), 26) for _, v in pts],
+                    "line": {"width": 1, "color": "#ffffff"},
+                },
+                customdata=[int(v) for _, v in pts],
+                hovertemplate="%{customdata} release(s)<extra>%{y}</extra>",
+                showlegend=False,
+            )
+        )
+    if drawn:
+        layout = _layout("Stable releases per month (dot size = count)", y_title="")
+        layout["yaxis"] = {"automargin": True, "gridcolor": "#eef1f5", "type": "category"}
+        layout["hovermode"] = "closest"
+        fig.update_layout(**layout)
+        parts.append(charts.add(fig))
+    else:
+        parts.append('<div class="nochart">Release timeline: no releases stored</div>')
+    return '<div class="charts">' + "".join(parts) + "</div>"
+
+
+# ---- HTML -------------------------------------------------------------------------------------
+def _metric_cell(mt: an.MetricTrend | None) -> str:
+    if mt is None:
+        return '<span class="muted small">no data</span>'
+    rel = mt.inputs.get("growth_per_year_relative")
+    extra = (
+        f'<div class="small muted">{esc(_pct(rel))}/yr rel.</div>'
+        if rel is not None and mt.label != "insufficient data"
+        else ""
+    )
+    return _badge(mt.label) + extra
+
+
+def _tool_rows(tools: list[an.ToolTrend], colours: dict[str, str]) -> str:
+    rows = []
+    for t in tools:
+        colour = colours.get(t.tool_id)
+        swatch = f'<span class="swatch" style="background:{colour}"></span>' if colour else ""
+        desc = t.info.get("description")
+        desc_html = f'<div class="small muted">{esc(desc)}</div>' if desc else ""
+        flags = "".join(f"<li>{esc(f['text'])}</li>" for f in t.flags)
+        flags_html = f'<ul class="flags">{flags}</ul>' if flags else ""
+        rows.append(
+            "<tr>"
+            f"<td>{swatch}<b>{esc(t.name)}</b>{desc_html}</td>"
+            f"<td>{_badge(t.label)}<div class='small muted'>{esc(t.driver or '')}</div></td>"
+            f"<td>{_metric_cell(t.metrics.get('downloads'))}</td>"
+            f"<td>{_metric_cell(t.metrics.get('stars'))}</td>"
+            f"<td>{_metric_cell(t.metrics.get('releases'))}</td>"
+            f"<td class='small'>{esc(t.reason)}{flags_html}</td>"
+            "</tr>"
+        )
+    return (
+        "<table><thead><tr><th>tool</th><th>headline</th><th>downloads</th><th>stars</th>"
+        "<th>releases</th><th>evidence and data-quality flags</th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table>"
+    )
+
+
+def _leaderboard(tools: list[an.ToolTrend], label: str) -> str:
+    picked = [t for t in tools if t.label == label and t.driver]
+
+    def growth(t: an.ToolTrend) -> float:
+        g = t.metrics[t.driver or ""].inputs.get("growth_per_year_relative")
+        return float(g) if g is not None else 1.0
+
+    picked.sort(key=lambda t: -growth(t) if label == "rising" else growth(t))
+    if not picked:
+        return f"<p class='muted'>No tool is {esc(label)} on the evidence.</p>"
+    rows = []
+    for t in picked[:25]:
+        assert t.driver is not None
+        i = t.metrics[t.driver].inputs
+        rows.append(
+            "<tr>"
+            f"<td><b>{esc(t.name)}</b><div class='small muted'>{esc(t.skill_title)}</div></td>"
+            f"<td>{esc(t.driver)}</td>"
+            f"<td class='num'>{esc(_pct(i['growth_per_year_relative']))}</td>"
+            f"<td class='num'>{esc(_pct(i['growth_per_year_raw']))}</td>"
+            f"<td class='num'>{_p(i['mann_kendall_p_relative'])}</td>"
+            f"<td class='num'>{esc(_pct(i['yoy_ratio']))}</td>"
+            f"<td class='num'>{esc(_pct(i['momentum_90d_ratio']))}</td>"
+            f"<td class='small'>{esc(t.metrics[t.driver].reason)}</td>"
+            "</tr>"
+        )
+    return (
+        "<table><thead><tr><th>tool</th><th>driven by</th><th class='num'>growth/yr vs median</th>"
+        "<th class='num'>raw growth/yr</th><th class='num'>MK p</th>"
+        "<th class='num'>last 12m vs prior 12m</th><th class='num'>90-day momentum</th>"
+        "<th>evidence</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+    )
+
+
+def _skills_table(a: an.Analysis) -> str:
+    rows = []
+    for s in a.skills:
+        g = s.growth
+        win = ", ".join(
+            f"{w['name']} ({_pp(w[f'{s.share_metric}_share_change_pp'])})" for w in s.winners
+        )
+        lose = ", ".join(
+            f"{w['name']} ({_pp(w[f'{s.share_metric}_share_change_pp'])})" for w in s.losers
+        )
+        rows.append(
+            "<tr>"
+            f"<td><a href='#skill-{esc(s.skill)}'><b>{esc(s.title)}</b></a>"
+            f"<div class='small muted'>{esc(s.label)}</div></td>"
+            f"<td class='num'>{esc(_pct(g['downloads_growth']))}<div class='small muted'>"
+            f"{esc(_pct(g['downloads_growth_relative']))} rel.</div></td>"
+            f"<td class='num'>{esc(_pct(g['stars_growth']))}<div class='small muted'>"
+            f"{esc(_pct(g['stars_growth_relative']))} rel.</div></td>"
+            f"<td class='num'>{s.counts['rising']}</td><td class='num'>{s.counts['declining']}</td>"
+            f"<td class='num'>{s.counts['dormant']}</td>"
+            f"<td class='small'>{esc(win or '-')}</td><td class='small'>{esc(lose or '-')}</td>"
+            "</tr>"
+        )
+    return (
+        "<table><thead><tr><th>skill</th><th class='num'>downloads, last 4 quarters vs 4 before</th>"
+        "<th class='num'>new stars, same</th><th class='num'>rising</th><th class='num'>declining</th>"
+        "<th class='num'>dormant</th><th>gaining share</th><th>losing share</th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table>"
+    )
+
+
+def _data_quality(a: an.Analysis) -> str:
+    src_rows = "".join(
+        f"<tr><td>{esc(s['source'])}</td><td>{esc(s['last_status'])}</td>"
+        f"<td>{esc(s['last_success_at'] or 'never')}</td><td class='num'>{s['errors_7d']}</td>"
+        f"<td>{esc('; '.join(s['problems']) or 'ok')}</td></tr>"
+        for s in a.sources
+    )
+    src = (
+        "<table><thead><tr><th>source</th><th>last run</th><th>last success (UTC)</th>"
+        "<th class='num'>errors, 7 days</th><th>state</th></tr></thead><tbody>"
+        + (src_rows or "<tr><td colspan='5' class='muted'>no collection run recorded</td></tr>")
+        + "</tbody></table>"
+    )
+    counts: dict[str, int] = {}
+    for t in a.tools:
+        for f in t.flags:
+            counts[f["kind"]] = counts.get(f["kind"], 0) + 1
+    kinds = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "none"
+    return (
+        f"<h3>Sources</h3>{src}<h3>Flags</h3><p>Tools flagged, by kind: {esc(kinds)}. "
+        "Each tool's flags are listed in its skill's table.</p>"
+    )
+
+
+def _html(a: an.Analysis) -> str:
+    charts = _Charts()
+    names = {t.tool_id: t.name for t in a.tools}
+    body: list[str] = []
+    n_rising = sum(t.label == "rising" for t in a.tools)
+    n_declining = sum(t.label == "declining" for t in a.tools)
+    n_tracked = sum(t.trackable for t in a.tools)
+    body.append(
+        "<header class='top'><h1>Data-engineering and MLOps tool trends</h1>"
+        f"<p>As of {esc(a.as_of.isoformat())} · trend window: the {an.TREND_MONTHS} complete months "
+        f"before {esc(a.windows.cur_month.strftime('%B %Y'))} · tracker {esc(__version__)}</p></header><main>"
+    )
+    body.append(
+        "<div class='kpis'>"
+        f"<div class='kpi'><b>{n_tracked}</b>tools tracked</div>"
+        f"<div class='kpi'><b style='color:var(--rising)'>{n_rising}</b>rising</div>"
+        f"<div class='kpi'><b style='color:var(--declining)'>{n_declining}</b>declining</div>"
+        f"<div class='kpi'><b>{len(a.not_trackable)}</b>not trackable</div></div>"
+    )
+    if a.missing:
+        body.append(
+            "<section class='missing' id='missing'><b>Missing data.</b><ul>"
+            + "".join(f"<li>{esc(m)}</li>" for m in a.missing)
+            + "</ul></section>"
+        )
+    body.append("<h2>Skills</h2><section class='card'>" + _skills_table(a) + "</section>")
+    body.append(
+        "<h2>Leaderboard</h2><section class='card'><h3>Rising</h3>"
+        + _leaderboard(a.tools, "rising")
+        + "<h3>Declining</h3>"
+        + _leaderboard(a.tools, "declining")
+        + "<p class='small muted'>Labels compare each tool with the median tracked tool "
+        "(Theil-Sen slope of log monthly values, Mann-Kendall test, single steps removed); "
+        "trends.json carries every input.</p></section>"
+    )
+    for s in a.skills:
+        skill_tools = [t for t in a.tools if t.skill == s.skill and t.trackable]
+        if not skill_tools:
+            continue
+        ranks = a.charts["ranks"].get(s.skill, {})
+        colours = {
+            tid: PALETTE[(r - 1) % len(PALETTE)] for tid, r in ranks.items() if r <= an.TOP_N
+        }
+        body.append(
+            f"<h2 id='skill-{esc(s.skill)}'>{esc(s.title)}</h2><section class='card'>"
+            f"<p>{esc(_skill_sentence(s))}</p>"
+            + _skill_charts(charts, s, a, names)
+            + _tool_rows(skill_tools, colours)
+            + "</section>"
+        )
+    body.append("<h2>Data quality</h2><section class='card'>" + _data_quality(a) + "</section>")
+    nt = "".join(
+        f"<tr><td><b>{esc(n['name'])}</b></td><td>{esc(n['skill'])}</td><td>{esc(n['reason'])}</td></tr>"
+        for n in a.not_trackable
+    )
+    body.append(
+        "<h2>Not trackable</h2><section class='card'>"
+        + (
+            "<table><thead><tr><th>tool</th><th>skill</th><th>why</th></tr></thead><tbody>"
+            + nt
+            + "</tbody></table>"
+            if nt
+            else "<p class='muted'>Every catalog tool has a public signal.</p>"
+        )
+        + "</section></main>"
+    )
+    template = resources.files("tracker.reports").joinpath("templates/page.html").read_text("utf-8")
+    css = resources.files("tracker.reports").joinpath("templates/report.css").read_text("utf-8")
+    plotly_js = _plotly_js()
+    parts = {
+        "TITLE": esc(f"tracker report {a.as_of.isoformat()}"),
+        "CSS": css,
+        "PLOTLY": plotly_js,
+        "BODY": "\n".join(body),
+        "SCRIPTS": charts.script(),
+    }
+    return re.sub(r"<!--(TITLE|CSS|PLOTLY|BODY|SCRIPTS)-->", lambda m: parts[m.group(1)], template)
+
+
+def _plotly_js() -> str:
+    """The bundled plotly.min.js of the installed plotly package (embedded once per page)."""
+    import plotly
+
+    path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    return path.read_text(encoding="utf-8").replace("</script", "<\\/script")
+
+
+def _skill_sentence(s: an.SkillSummary) -> str:
+    g = s.growth
+    bits = []
+    if g["downloads_growth"] is not None:
+        bits.append(
+            f"downloads {_pct(g['downloads_growth'])} (last 4 quarters vs the 4 before; "
+            f"{_pct(g['downloads_growth_relative'])} relative to all tracked tools)"
+        )
+    if g["stars_growth"] is not None:
+        bits.append(
+            f"new stars {_pct(g['stars_growth'])} ({_pct(g['stars_growth_relative'])} relative)"
+        )
+    text = f"{s.title}: " + ("; ".join(bits) if bits else "not enough data to measure growth") + "."
+    if s.share_metric:
+        if s.winners:
+            text += (
+                " Gaining share of "
+                + s.share_metric
+                + ": "
+                + ", ".join(
+                    f"{w['name']} {_pp(w[f'{s.share_metric}_share_change_pp'])}" for w in s.winners
+                )
+                + "."
+            )
+        if s.losers:
+            text += (
+                " Losing share: "
+                + ", ".join(
+                    f"{w['name']} {_pp(w[f'{s.share_metric}_share_change_pp'])}" for w in s.losers
+                )
+                + "."
+            )
+    return text
+
+
+# ---- Markdown ---------------------------------------------------------------------------------
+def _markdown(a: an.Analysis) -> str:
+    e = md_escape
+    lines = [
+        f"# Tool trends as of {a.as_of.isoformat()}",
+        "",
+        f"Trend window: the {an.TREND_MONTHS} complete months before "
+        f"{a.windows.cur_month:%B %Y} (releases: {an.TREND_QUARTERS} quarters). Each label compares "
+        "the tool with the median tracked tool: a Theil-Sen slope of log monthly values, a "
+        f"Mann-Kendall test (p < {an.ALPHA}) and at least {_pct(an.MIN_EFFECT)}/yr relative growth "
+        "are needed to call a tool rising or declining; single steps are removed and flagged.",
+        "",
+    ]
+    if a.missing:
+        lines += ["## Missing data", ""] + [f"- {e(m)}" for m in a.missing] + [""]
+    n_r = [t for t in a.tools if t.label == "rising"]
+    n_d = [t for t in a.tools if t.label == "declining"]
+    lines += [
+        "## Summary",
+        "",
+        f"{sum(t.trackable for t in a.tools)} tools tracked: {len(n_r)} rising, {len(n_d)} "
+        f"declining, {sum(t.label == 'dormant' for t in a.tools)} dormant, "
+        f"{sum(t.label == 'insufficient data' and t.trackable for t in a.tools)} with too little data; "
+        f"{len(a.not_trackable)} not trackable.",
+        "",
+        "## Skills",
+        "",
+        "| skill | verdict | downloads (4q vs 4q) | relative | new stars | relative | gaining share | losing share |",
+        "|---|---|---:|---:|---:|---:|---|---|",
+    ]
+    for s in a.skills:
+        g = s.growth
+        win = ", ".join(
+            f"{w['name']} {_pp(w[f'{s.share_metric}_share_change_pp'])}" for w in s.winners
+        )
+        lose = ", ".join(
+            f"{w['name']} {_pp(w[f'{s.share_metric}_share_change_pp'])}" for w in s.losers
+        )
+        lines.append(
+            f"| {e(s.title)} | {e(s.label)} | {_pct(g['downloads_growth'])} | "
+            f"{_pct(g['downloads_growth_relative'])} | {_pct(g['stars_growth'])} | "
+            f"{_pct(g['stars_growth_relative'])} | {e(win or '-')} | {e(lose or '-')} |"
+        )
+    lines.append("")
+    for s in a.skills:
+        lines += [f"- {e(_skill_sentence(s))}"]
+    lines.append("")
+    for label in ("rising", "declining"):
+        picked = [t for t in a.tools if t.label == label]
+        lines += [f"## {label.capitalize()} tools", ""]
+        if not picked:
+            lines += [f"No tool is {label} on the evidence.", ""]
+            continue
+        lines += ["| tool | skill | driven by | evidence |", "|---|---|---|---|"]
+        for t in picked:
+            lines.append(f"| {e(t.name)} | {e(t.skill_title)} | {e(t.driver)} | {e(t.reason)} |")
+        lines.append("")
+    lines += ["## All tools", ""]
+    for s in a.skills:
+        tools = [t for t in a.tools if t.skill == s.skill and t.trackable]
+        if not tools:
+            continue
+        lines += [
+            f"### {e(s.title)}",
+            "",
+            "| tool | headline | driven by | downloads | stars | releases | flags |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for t in tools:
+            cells = [
+                t.metrics[m].label if m in t.metrics else "no data"
+                for m in ("downloads", "stars", "releases")
+            ]
+            flags = "; ".join(f["text"] for f in t.flags)
+            lines.append(
+                f"| {e(t.name)} | {e(t.label)} | {e(t.driver or '-')} | {e(cells[0])} | "
+                f"{e(cells[1])} | {e(cells[2])} | {e(flags or '-')} |"
+            )
+        lines.append("")
+    lines += [
+        "## Data quality",
+        "",
+        "| source | last run | last success | state |",
+        "|---|---|---|---|",
+    ]
+    for src in a.sources:
+        lines.append(
+            f"| {e(src['source'])} | {e(src['last_status'])} | {e(src['last_success_at'] or 'never')} "
+            f"| {e('; '.join(src['problems']) or 'ok')} |"
+        )
+    if not a.sources:
+        lines.append("| - | no collection run recorded | - | - |")
+    lines += ["", "## Not trackable", ""]
+    lines += [f"- **{e(n['name'])}** ({e(n['skill'])}): {e(n['reason'])}" for n in a.not_trackable]
+    if not a.not_trackable:
+        lines.append("Every catalog tool has a public signal.")
+    lines.append("")
+    return "\n".join(lines)
+
+
+# ---- JSON -------------------------------------------------------------------------------------
+def _json(a: an.Analysis) -> dict[str, Any]:
+    from tracker.warehouse.report_queries import QUERIES
+
+    return {
+        "as_of": a.as_of.isoformat(),
+        "tracker_version": __version__,
+        "windows": {
+            "trend_months_end_before": a.windows.cur_month.isoformat(),
+            "trend_months": a.windows.months,
+            "trend_quarters_end_before": a.windows.cur_quarter.isoformat(),
+            "trend_quarters": a.windows.quarters,
+        },
+        "thresholds": {
+            "alpha": an.ALPHA,
+            "min_effect_growth_per_year": an.MIN_EFFECT,
+            "min_points_monthly": an.MIN_POINTS_MONTHLY,
+            "min_points_quarterly": an.MIN_POINTS_QUARTERLY,
+            "min_volume": an.MIN_VOLUME,
+            "min_coverage": an.MIN_COVERAGE,
+            "min_baseline_tools": an.MIN_BASELINE_TOOLS,
+            "step_factor": an.STEP_FACTOR,
+            "step_min_level": an.STEP_MIN_LEVEL,
+            "spike_factor": an.SPIKE_FACTOR,
+            "dormant_months": an.DORMANT_MONTHS,
+            "headline_order": list(an.HEADLINE_ORDER),
+        },
+        "missing": a.missing,
+        "table_rows": a.table_rows,
+        "baselines": a.baselines,
+        "skills": [
+            {
+                "skill": s.skill,
+                "title": s.title,
+                "label": s.label,
+                "share_metric": s.share_metric,
+                "growth": s.growth,
+                "counts": s.counts,
+                "winners": s.winners,
+                "losers": s.losers,
+                "shares": s.shares,
+                "sql": "skill_shares",
+            }
+            for s in a.skills
+        ],
+        "tools": [
+            {
+                "tool_id": t.tool_id,
+                "name": t.name,
+                "skill": t.skill,
+                "trackable": t.trackable,
+                "label": t.label,
+                "driver": t.driver,
+                "reason": t.reason,
+                "metrics": {
+                    m: {"label": mt.label, "reason": mt.reason, "inputs": mt.inputs}
+                    for m, mt in t.metrics.items()
+                },
+                "flags": t.flags,
+                "info": t.info,
+            }
+            for t in a.tools
+        ],
+        "sources": a.sources,
+        "not_trackable": a.not_trackable,
+        "sql": {"parameters": a.params, "queries": QUERIES},
+    }
 
 
 def write_report(con: duckdb.DuckDBPyConnection, out_dir: Path, as_of: date) -> ReportResult:
-    """Write ``out_dir/summary.md``: yearly release counts per skill and tool, as of ``as_of``."""
+    """Write ``out_dir``/index.html, summary.md and trends.json for ``as_of`` (UTC date)."""
+    analysis = an.analyse(con, as_of)
     out_dir.mkdir(parents=True, exist_ok=True)
-    rows = con.execute(
-        """
-        SELECT t.skill, s.title, t.name, year(r.released_at) AS yr, count(DISTINCT r.version) AS n
-        FROM releases r JOIN tools t USING (tool_id) LEFT JOIN skills s USING (skill)
-        WHERE r.released_at IS NOT NULL AND r.released_at < ? AND NOT r.is_prerelease
-          AND year(r.released_at) >= year(?) - 4
-        GROUP BY ALL ORDER BY min(s.position), t.skill, t.name, yr
-        """,
-        [as_of, as_of],
-    ).fetchall()
-    counts = {
-        name: int(n)
-        for name, n in con.execute(
-            "SELECT 'releases', count(*) FROM releases UNION ALL SELECT 'downloads_daily', count(*)"
-            " FROM downloads_daily UNION ALL SELECT 'star_history', count(*) FROM star_history"
-        ).fetchall()
-    }
-    missing = tuple(k for k, v in counts.items() if v == 0)
-    years = list(range(as_of.year - 4, as_of.year + 1))
-    lines = [f"# tracker summary (as of {as_of.isoformat()})", ""]
-    if missing:
-        lines += [
-            "**Missing data:** "
-            + ", ".join(f"`{m}` is empty" for m in missing)
-            + ". Run `tracker collect` for the sources that fill them.",
-            "",
-        ]
-    by_skill: dict[tuple[str, str], dict[str, dict[int, int]]] = {}
-    for skill, title, name, yr, n in rows:
-        by_skill.setdefault((skill, title or skill), {}).setdefault(name, {})[int(yr)] = int(n)
-    lines += ["## Release cadence per skill (stable releases per year)", ""]
-    if not by_skill:
-        lines += ["No releases stored yet.", ""]
-    for (_, title), tools in by_skill.items():
-        lines += [
-            f"### {_md_escape(title)}",
-            "",
-            "| tool | " + " | ".join(map(str, years)) + " |",
-            "|---|" + "---:|" * len(years),
-        ]
-        for name, per_year in tools.items():
-            lines.append(
-                f"| {_md_escape(name)} | "
-                + " | ".join(str(per_year.get(y, 0)) for y in years)
-                + " |"
-            )
-        lines.append("")
-    path = out_dir / "summary.md"
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return ReportResult(files=(path,), missing=missing)
+    files = (out_dir / "index.html", out_dir / "summary.md", out_dir / "trends.json")
+    files[0].write_text(_html(analysis), encoding="utf-8")
+    files[1].write_text(_markdown(analysis), encoding="utf-8")
+    files[2].write_text(
+        json.dumps(_json(analysis), indent=1, ensure_ascii=False, default=str), encoding="utf-8"
+    )
+    return ReportResult(files=files, missing=tuple(analysis.missing))

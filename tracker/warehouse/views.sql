@@ -3,43 +3,86 @@
 -- One download figure per (tool, package, day). ClickPy is preferred where it has the day: it
 -- covers the whole history since 2016 with one counting method, so a series does not change
 -- method at pypistats' 180-day horizon; pypistats (without mirrors) fills the days ClickPy lacks
--- (ClickPy lags by a day or two, or is not configured).
+-- (ClickPy lags by a day or two, or is not configured). Written as an anti-join, not a window,
+-- so it streams over tens of millions of rows.
 CREATE OR REPLACE VIEW downloads_preferred AS
 SELECT tool_id, package, day, downloads, source
 FROM downloads_daily
+WHERE source = 'clickpy'
+UNION ALL
+SELECT p.tool_id, p.package, p.day, p.downloads, p.source
+FROM downloads_daily p
+WHERE p.source <> 'clickpy'
+  AND NOT EXISTS (
+      SELECT 1 FROM downloads_daily c
+      WHERE c.source = 'clickpy' AND c.tool_id = p.tool_id AND c.package = p.package
+        AND c.day = p.day
+  )
 QUALIFY row_number() OVER (
-    PARTITION BY tool_id, package, day
-    ORDER BY CASE source WHEN 'clickpy' THEN 0 WHEN 'pypistats' THEN 1 ELSE 2 END
+    PARTITION BY p.tool_id, p.package, p.day
+    ORDER BY CASE p.source WHEN 'pypistats' THEN 0 ELSE 1 END
 ) = 1;
 
+-- One row per tool and calendar month with any data.
+--   stars_added     new stars that month (sum of the weeks starting in it); NULL: no star data
+--   downloads       downloads that month, all of the tool's packages summed (old + new names)
+--   releases        distinct stable, non-yanked versions released that month (all sources)
+--   download_days   days of the month with a download figure (coverage; < days_in_month = gap)
+--   days_in_month   calendar days of the month
+--   downloads_est   downloads scaled to the whole month from the covered days
+--                   (= downloads when the month is complete; NULL when no day is covered)
+--   star_source     'github' (exact weekly history), 'snapshot' (derived from counters: an
+--                   estimate) or 'mixed'
 CREATE OR REPLACE VIEW monthly_metrics AS
 WITH stars AS (
-    SELECT tool_id, date_trunc('month', week_start)::DATE AS month, sum(stars_added) AS stars_added
+    SELECT tool_id, date_trunc('month', week_start)::DATE AS month,
+           sum(stars_added) AS stars_added,
+           CASE WHEN min(source) = max(source) THEN min(source) ELSE 'mixed' END AS star_source
     FROM star_history GROUP BY ALL
 ), dl AS (
-    SELECT tool_id, date_trunc('month', day)::DATE AS month, sum(downloads) AS downloads
+    SELECT tool_id, date_trunc('month', day)::DATE AS month, sum(downloads) AS downloads,
+           count(DISTINCT day) AS download_days
     FROM downloads_preferred GROUP BY ALL
 ), rel AS (
-    SELECT tool_id, date_trunc('month', released_at)::DATE AS month, count(DISTINCT version) AS releases
+    SELECT tool_id, date_trunc('month', released_at)::DATE AS month,
+           count(DISTINCT regexp_replace(lower(version), '^v', '')) AS releases
     FROM releases
-    WHERE released_at IS NOT NULL AND NOT is_prerelease
+    WHERE released_at IS NOT NULL AND NOT is_prerelease AND NOT is_yanked
     GROUP BY ALL
 ), months AS (
     SELECT tool_id, month FROM stars
     UNION SELECT tool_id, month FROM dl
     UNION SELECT tool_id, month FROM rel
 )
-SELECT m.tool_id, m.month, s.stars_added, d.downloads, coalesce(r.releases, 0) AS releases
+SELECT m.tool_id, m.month, s.stars_added, d.downloads, coalesce(r.releases, 0) AS releases,
+       coalesce(d.download_days, 0) AS download_days,
+       datediff('day', m.month, (m.month + INTERVAL 1 MONTH)::DATE) AS days_in_month,
+       CASE WHEN d.download_days > 0
+            THEN round(d.downloads * datediff('day', m.month, (m.month + INTERVAL 1 MONTH)::DATE)
+                       / d.download_days)::BIGINT
+       END AS downloads_est,
+       s.star_source
 FROM months m
 LEFT JOIN stars s USING (tool_id, month)
 LEFT JOIN dl d USING (tool_id, month)
 LEFT JOIN rel r USING (tool_id, month);
 
+-- monthly_metrics with the tool's name and skill, and its share of its skill's new stars and
+-- (estimated) downloads that month (0..1; NULL when the skill has none that month).
 CREATE OR REPLACE VIEW tool_trends AS
-SELECT t.tool_id, t.name, t.skill, m.month, m.stars_added, m.downloads, m.releases
+SELECT t.tool_id, t.name, t.skill, m.month, m.stars_added, m.downloads, m.downloads_est,
+       m.releases, m.download_days, m.days_in_month, m.star_source,
+       m.stars_added / nullif(sum(m.stars_added) OVER (PARTITION BY t.skill, m.month), 0)
+           AS stars_share,
+       m.downloads_est / nullif(sum(m.downloads_est) OVER (PARTITION BY t.skill, m.month), 0)
+           AS downloads_share
 FROM tools t JOIN monthly_metrics m USING (tool_id);
 
+-- Per skill and month: totals over the skill's tools, and how many tools reported each metric.
 CREATE OR REPLACE VIEW skill_trends AS
 SELECT skill, month, sum(stars_added) AS stars_added, sum(downloads) AS downloads,
-       sum(releases) AS releases, count(DISTINCT tool_id) AS tools
+       sum(downloads_est) AS downloads_est, sum(releases) AS releases,
+       count(DISTINCT tool_id) AS tools,
+       count(stars_added) AS tools_with_stars,
+       count(downloads) AS tools_with_downloads
 FROM tool_trends GROUP BY ALL;
