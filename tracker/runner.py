@@ -264,7 +264,8 @@ def _run_source(
         rows_written=result.rows_written,
         error=fatal,
     )
-    log.info(
+    log.log(
+        logging.INFO if result.status in ("ok", "skipped") else logging.WARNING,
         "source finished",
         extra={
             "source": source,
@@ -285,7 +286,7 @@ def _fail(
     store.add_run_error(run_id, source, tool_id, error)
     result.tools_failed += 1
     result.errors.append((tool_id, error))
-    log.warning(
+    log.info(  # details are in run_errors; the source's summary line is a warning
         "tool failed",
         extra={"source": source, "run_id": run_id, "tool_id": tool_id, "error": error},
     )

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
-from tracker.collectors.base import USER_AGENT, RequestCounter, parse_retry_after
+from tracker.collectors.base import USER_AGENT, RequestCounter, is_dns_failure, parse_retry_after
 from tracker.errors import RateLimitedError, SourceUnreachableError, UpstreamError
 
 if TYPE_CHECKING:
@@ -304,13 +304,14 @@ class GitHubApi:
                     allow_redirects=False,
                 )
             except requests.exceptions.ConnectionError as exc:
-                if attempt < min(self.retries, 2):
+                if not is_dns_failure(exc) and attempt < min(self.retries, 2):
                     self.sleep(self._backoff(attempt))
                     attempt += 1
                     continue
                 self._unreachable = type(exc).__name__
+                why = "host name does not resolve" if is_dns_failure(exc) else type(exc).__name__
                 raise SourceUnreachableError(
-                    f"cannot connect ({type(exc).__name__})", source=SOURCE, url=current
+                    f"cannot connect ({why})", source=SOURCE, url=current
                 ) from None  # requests' message can be long; the type says enough
             except requests.exceptions.RequestException as exc:
                 # read timeouts and bodies cut short (ChunkedEncodingError: truncated)

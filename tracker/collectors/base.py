@@ -37,6 +37,7 @@ __all__ = [
     "RetryTransport",
     "WarehouseState",
     "get_collector",
+    "is_dns_failure",
     "make_client",
     "parse_retry_after",
     "register",
@@ -186,7 +187,8 @@ _DNS_MARKERS = (
 )
 
 
-def _is_dns_failure(exc: Exception) -> bool:
+def is_dns_failure(exc: BaseException) -> bool:
+    """Return True when ``exc`` says a host name did not resolve (not worth retrying soon)."""
     text = str(exc).lower()
     return any(marker in text for marker in _DNS_MARKERS)
 
@@ -254,7 +256,7 @@ class RetryTransport(httpx.BaseTransport):
                 response.read()
             except _CONNECT_ERRORS as exc:
                 # a name that does not resolve will not resolve in a few seconds either
-                retryable = not _is_dns_failure(exc) and attempt < min(self.policy.retries, 2)
+                retryable = not is_dns_failure(exc) and attempt < min(self.policy.retries, 2)
                 if retryable and self._can_retry(request):
                     delay = self._backoff(attempt)
                     log.debug(
