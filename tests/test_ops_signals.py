@@ -50,13 +50,11 @@ class SlowPypi:
         self.gates: dict[str, threading.Event] = {}
         self.release_all = threading.Event()
         self.lock = threading.Lock()
-        self.requested: queue.Queue[str] = queue.Queue()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 name = self.path.strip("/").split("/")[1]
-                outer.requested.put(name)
                 gate = outer.gate(name)
                 while not (gate.wait(0.05) or outer.release_all.is_set()):
                     pass
@@ -109,7 +107,8 @@ class Proc:
         self.lines: queue.Queue[dict[str, Any]] = queue.Queue()
         self.all: list[dict[str, Any]] = []
         self.raw: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
 
     def _read(self) -> None:
         assert self.proc.stderr is not None
@@ -133,12 +132,15 @@ class Proc:
                 return doc
 
     def finish(self) -> tuple[int, str]:
+        """Wait for the exit; return (exit code, stdout). stderr stays with the reader thread."""
         try:
-            out, _ = self.proc.communicate(timeout=WAIT)
+            code = self.proc.wait(timeout=WAIT)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             raise
-        return self.proc.returncode, out
+        self.reader.join(WAIT)  # every stderr line has been read
+        assert self.proc.stdout is not None
+        return code, self.proc.stdout.read()
 
 
 @pytest.fixture
@@ -216,9 +218,14 @@ def test_sigterm_stops_the_scheduler_after_the_current_tool(tmp_path: Path, pypi
     proc = Proc(["schedule", "--db", str(db)], tmp_path, pypi.url)
     planned = proc.wait_for("job planned", job_id="collect:pypi")
     assert planned["plan"] == "catch-up: never succeeded"
-    first = pypi.requested.get(timeout=WAIT)  # the job is running: a project was asked for
-    pypi.gate(first).set()
-    stored = proc.wait_for("tool stored")
+    from tracker.catalog import load_catalog
+    from tracker.collectors.pypi import normalize
+
+    # the collector yields tools in catalog order: let the first tool's projects answer
+    first = next(t for t in load_catalog().tools if t.trackable and t.pypi)
+    for package in first.pypi:
+        pypi.gate(normalize(package)).set()
+    stored = proc.wait_for("tool stored", tool_id=first.id)
     proc.proc.send_signal(signal.SIGTERM)
     proc.wait_for("SIGTERM received; finishing the current tool, then exiting")
     pypi.release_all.set()
@@ -227,7 +234,7 @@ def test_sigterm_stops_the_scheduler_after_the_current_tool(tmp_path: Path, pypi
     assert code == 0, "".join(proc.raw)  # a clean stop
     assert finished["outcome"] == "interrupted"
     assert finished["run_id"] == stored["run_id"]
-    assert any(d["msg"] == "scheduler stopped" for d in proc.all)
+    assert any(d["msg"] == "scheduler stopped" for d in proc.all), "".join(proc.raw)
     counts, runs = _check_db(db)
     assert counts.get(stored["tool_id"]) is not None
     assert [(r[0], r[1]) for r in runs] == [("pypi", "interrupted")]

@@ -514,3 +514,16 @@ def test_last_successes_reads_runs_and_closes_the_db(db_path: Path) -> None:
     assert pypi is not None and pypi.tzinfo is not None
     assert abs(datetime.now(UTC) - pypi) < timedelta(minutes=5)
     duckdb.connect(str(db_path)).close()  # nothing holds the file open any more
+
+
+def test_shipped_example_config_is_valid_and_matches_the_defaults(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parent.parent / "deploy" / "tracker.toml.example"
+    cfg = load_schedule_config(example)
+    defaults = load_schedule_config(cwd=tmp_path)
+    assert cfg.sources == defaults.sources
+    assert cfg.report == defaults.report
+    assert (cfg.jitter_seconds, cfg.lock_wait_seconds, cfg.catch_up) == (
+        defaults.jitter_seconds,
+        defaults.lock_wait_seconds,
+        defaults.catch_up,
+    )
