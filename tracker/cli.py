@@ -246,18 +246,40 @@ def _parse_date(text: str) -> date:
         raise ConfigError(f"--as-of {text!r}: expected a date as YYYY-MM-DD") from None
 
 
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="Schedule file (TOML). Default: ./tracker.toml when present, else built-in defaults.",
+    ),
+]
+
+
 @app.command()
 def status(
     db: DbOpt = None,
+    config: ConfigOpt = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Exit 1 when an enabled source is stale or never succeeded (for monitoring).",
+        ),
+    ] = False,
+    quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show per source: last run, last success, stored rows, stale tools, recent errors."""
+    """Show per source: last run, last success, freshness against its schedule, stored rows,
+    stale tools, recent errors (exit 0; with --check, 1 when a source is stale)."""
     from tracker.collectors.base import SOURCES
+    from tracker.schedule_config import load_schedule_config
     from tracker.warehouse.db import open_db
     from tracker.warehouse.store import Store
 
     try:
         settings = _settings(db)
+        schedule_cfg = load_schedule_config(config)
         if not settings.db_path.exists():
             raise WarehouseError(
                 f"{settings.db_path} does not exist yet; run `tracker collect` first"
@@ -268,13 +290,20 @@ def status(
             states = [store.source_status(s) for s in SOURCES]
         finally:
             con.close()
+        fresh = _freshness_rows(settings, schedule_cfg, states)
     except TrackerError as exc:
         _fail(exc, as_json=as_json)
+    stale = [row for row in fresh if row["alert"]]
+    code = 1 if check and stale else 0
     if as_json:
         typer.echo(
             json.dumps(
                 {
                     "db": str(settings.db_path),
+                    "config": schedule_cfg.file,
+                    "checked_at": datetime.now(UTC),
+                    "stale": [row["source"] for row in stale],
+                    "exit_code": code,
                     "sources": [
                         {
                             "source": st.source,
@@ -290,6 +319,7 @@ def status(
                                 "requests": st.last_run.requests,
                             },
                             "last_success_at": st.last_success_at,
+                            "freshness": {k: v for k, v in row.items() if k != "source"},
                             "rows": st.rows,
                             "stale_tools": list(st.stale_tools),
                             "recent_errors": [
@@ -297,26 +327,39 @@ def status(
                                 for at, t, e in st.recent_errors
                             ],
                         }
-                        for st in states
+                        for st, row in zip(states, fresh, strict=True)
                     ],
                 },
                 default=str,
             )
         )
-        return
+        raise typer.Exit(code)
+    if quiet:
+        for row in stale:
+            typer.echo(f"tracker: stale: {row['source']}: {row['summary']}", err=True)
+        raise typer.Exit(code)
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"tracker status: {settings.db_path}")
-    for col in ("source", "last run (UTC)", "status", "last success (UTC)", "rows", "stale tools"):
+    for col in (
+        "source",
+        "last run (UTC)",
+        "status",
+        "last success (UTC)",
+        "freshness",
+        "rows",
+        "stale tools",
+    ):
         table.add_column(col)
-    for st in states:
+    for st, row in zip(states, fresh, strict=True):
         lr = st.last_run
         table.add_row(
             st.source,
             _fmt(lr.started_at) if lr else "never",
             lr.status if lr else "-",
             _fmt(st.last_success_at),
+            str(row["summary"]),
             str(st.rows),
             ", ".join(st.stale_tools[:6]) + (" ..." if len(st.stale_tools) > 6 else "") or "-",
         )
@@ -326,6 +369,56 @@ def status(
         for at, tool_id, error in st.recent_errors:
             console.print(f"[dim]{_fmt(at)}[/dim] {st.source}/{tool_id or '*'}: ", end="")
             console.print(error, markup=False, highlight=False)
+    if check:
+        if stale:
+            for row in stale:
+                typer.echo(f"stale: {row['source']}: {row['summary']}", err=True)
+        else:
+            typer.echo("ok: every enabled source is fresh")
+    raise typer.Exit(code)
+
+
+def _freshness_rows(settings: Any, schedule_cfg: Any, states: list[Any]) -> list[dict[str, Any]]:
+    """Return per source: freshness state, ages in hours, schedule, and whether it alerts."""
+    from tracker.collectors.base import get_collector
+    from tracker.runner import load_configured_catalog
+    from tracker.schedule_config import freshness
+
+    now = datetime.now(UTC)
+    trackable = [t for t in load_configured_catalog(settings).tools if t.trackable]
+    rows = []
+    for st in states:
+        sched = schedule_cfg.source(st.source)
+        f = freshness(sched, st.last_success_at, now)
+        state = f.state
+        collector = get_collector(st.source)
+        if sched.enabled and (
+            collector is None or not any(collector.applicable(t) for t in trackable)
+        ):
+            state = "unavailable"  # no collector in this version, or no tool with this source
+        age_h = None if f.age is None else round(f.age.total_seconds() / 3600, 2)
+        max_h = round(f.max_age.total_seconds() / 3600, 2)
+        summary = {
+            "fresh": f"fresh ({age_h}h old, stale after {max_h}h)",
+            "stale": f"STALE ({age_h}h old, stale after {max_h}h)",
+            "never": "STALE (never succeeded)",
+            "disabled": "disabled in the schedule",
+            "unavailable": "n/a (no collector or no tool for this source)",
+        }[state]
+        rows.append(
+            {
+                "source": st.source,
+                "state": state,
+                "alert": state in ("stale", "never"),
+                "enabled": sched.enabled,
+                "cron": sched.cron,
+                "age_hours": age_h,
+                "period_hours": round(f.period.total_seconds() / 3600, 2),
+                "max_age_hours": max_h,
+                "summary": summary,
+            }
+        )
+    return rows
 
 
 def _fmt(value: datetime | None) -> str:
@@ -412,7 +505,67 @@ def catalog_validate(
 
 
 @app.command()
-def schedule(db: DbOpt = None) -> None:
-    """Run the collectors on their schedules until SIGINT/SIGTERM."""
-    typer.echo("tracker: error: `tracker schedule` is not available in this version yet", err=True)
-    raise typer.Exit(2)
+def schedule(
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="Log only warnings and errors (no per-job lines)."),
+    ] = False,
+    list_jobs: Annotated[
+        bool, typer.Option("--list", help="Print the planned jobs and their next run, then exit.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="With --list: print the jobs as one JSON document.")
+    ] = False,
+) -> None:
+    """Run the collectors on their schedules (tracker.toml) until SIGINT/SIGTERM (exit 0)."""
+    import os
+
+    from tracker.schedule import ScheduleService, last_successes, planned_jobs
+    from tracker.schedule_config import cron_trigger, load_schedule_config
+
+    try:
+        settings = _settings(db)
+        cfg = load_schedule_config(config)
+        if list_jobs:
+            last: dict[str, datetime | None] = {}
+            if settings.db_path.exists():
+                last = dict(last_successes(settings, lock_wait=cfg.lock_wait_seconds))
+            now = datetime.now(UTC)
+            jobs: list[dict[str, Any]] = [
+                {
+                    "id": j.job_id,
+                    "cron": j.cron,
+                    "next_run_at": now
+                    if j.run_now
+                    else cron_trigger(j.cron).get_next_fire_time(None, now),
+                    "misfire_grace_hours": j.misfire_grace.total_seconds() / 3600,
+                    "plan": j.reason,
+                }
+                for j in planned_jobs(cfg, last, now)
+            ]
+            if as_json:
+                typer.echo(json.dumps({"config": cfg.file, "jobs": jobs}, default=str))
+            else:
+                typer.echo(f"schedule from {cfg.file or 'built-in defaults'} (times in UTC):")
+                for job in jobs:
+                    typer.echo(
+                        f"  {job['id']:<18} cron {job['cron']!s:<14} next "
+                        f"{'now' if job['next_run_at'] == now else _fmt(job['next_run_at'])}"
+                        f"  ({job['plan']})"
+                    )
+            return
+        if not quiet and logging.getLogger().getEffectiveLevel() == logging.WARNING:
+            logging.getLogger("tracker.schedule").setLevel(logging.INFO)
+        service = ScheduleService(settings, cfg)
+        service.build(last_successes(settings, lock_wait=cfg.lock_wait_seconds))
+        service.run()
+    except TrackerError as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        typer.echo("tracker: second signal: exiting without finishing the current tool", err=True)
+        sys.stderr.flush()
+        sys.stdout.flush()
+        os._exit(130)
+    raise typer.Exit(0)

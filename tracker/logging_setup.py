@@ -5,10 +5,18 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 from datetime import UTC, datetime
 from typing import TextIO
 
-__all__ = ["JsonFormatter", "LogfmtFormatter", "setup_logging"]
+__all__ = [
+    "JsonFormatter",
+    "LogfmtFormatter",
+    "RunContextFilter",
+    "bind_run",
+    "setup_logging",
+    "unbind_run",
+]
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -72,6 +80,7 @@ def setup_logging(
     """Configure the root logger once: level name, ``logfmt`` or ``json``, to stderr."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else LogfmtFormatter())
+    handler.addFilter(RunContextFilter())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -81,3 +90,35 @@ def setup_logging(
     logging.getLogger("httpx").setLevel(
         logging.DEBUG if level.lower() == "debug" else logging.WARNING
     )
+
+
+# ---- run context: every log line emitted while a run is open carries its run_id ----------------
+# Process-wide rather than a contextvar: collectors log from worker threads (thread pools do not
+# copy contextvars), and one process runs at most one collect at a time (the writer lock).
+_run_lock = threading.Lock()
+_run_fields: dict[str, object] = {}
+
+
+def bind_run(run_id: int, source: str) -> None:
+    """Attach ``run_id`` and ``source`` to every log line until ``unbind_run()``."""
+    with _run_lock:
+        _run_fields.clear()
+        _run_fields.update(run_id=run_id, source=source)
+
+
+def unbind_run() -> None:
+    """Stop attaching a run_id to log lines."""
+    with _run_lock:
+        _run_fields.clear()
+
+
+class RunContextFilter(logging.Filter):
+    """Adds the bound ``run_id`` / ``source`` to records that do not carry their own."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        with _run_lock:
+            fields = dict(_run_fields)
+        for key, value in fields.items():
+            if not hasattr(record, key):
+                setattr(record, key, value)
+        return True

@@ -16,6 +16,7 @@ from tracker.catalog import Catalog, Tool, load_catalog
 from tracker.collectors.base import SOURCES, CollectContext, get_collector
 from tracker.config import Settings
 from tracker.errors import ConfigError
+from tracker.logging_setup import bind_run, unbind_run
 from tracker.records import ToolBatch, ToolFailure
 from tracker.warehouse.db import WriterLock, open_db
 from tracker.warehouse.store import Store
@@ -185,6 +186,7 @@ def run_collect(
                     summary.interrupted = True
                     break
         finally:
+            unbind_run()
             con.close()
     return summary
 
@@ -210,6 +212,7 @@ def _run_source(
     started = time.monotonic()
     run_id = store.start_run(source)
     result.run_id = run_id
+    bind_run(run_id, source)  # every log line of this source's run carries its run_id
     ctx = (
         context_factory(settings, store)
         if context_factory
@@ -277,6 +280,7 @@ def _run_source(
             "rows": result.rows_written,
         },
     )
+    unbind_run()
     return result
 
 
