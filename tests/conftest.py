@@ -86,3 +86,20 @@ def store(db_path: Path) -> Iterator[Any]:
 def no_sleep() -> list[float]:
     """A list that records requested sleeps instead of sleeping (pass ``sleeps.append``)."""
     return []
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """CliRunner tests configure the root logger on a stream that closes; put it back after."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+    for handler in handlers:
+        if handler not in root.handlers:
+            root.addHandler(handler)
+    root.setLevel(level)
