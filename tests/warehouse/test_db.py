@@ -155,3 +155,20 @@ def test_open_while_other_process_holds_db(db_path: Path) -> None:
             open_db(db_path)
     finally:
         proc.communicate("", timeout=30)
+
+
+def test_changed_views_are_recreated_on_read_only_open(db_path: Path) -> None:
+    open_db(db_path).close()
+    con = duckdb.connect(str(db_path))
+    con.execute("CREATE OR REPLACE VIEW monthly_metrics AS SELECT 1 AS old_column")
+    con.execute("UPDATE schema_info SET value = 'old' WHERE key = 'views_sha256'")
+    con.close()
+    con = open_db(db_path, read_only=True)
+    cols = {
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'monthly_metrics'"
+        ).fetchall()
+    }
+    assert {"tool_id", "month", "stars_added", "downloads", "releases"} <= cols
+    con.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import logging
 import os
 import re
@@ -112,6 +113,18 @@ def migrations() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
+def _views_sql() -> str:
+    return resources.files("tracker.warehouse").joinpath("views.sql").read_text(encoding="utf-8")
+
+
+def _is_current(con: duckdb.DuckDBPyConnection) -> bool:
+    """Return True when the file has every migration and this tracker's views."""
+    if schema_version(con) < _newest_migration():
+        return False
+    rows = con.execute("SELECT value FROM schema_info WHERE key = 'views_sha256'").fetchall()
+    return bool(rows) and rows[0][0] == hashlib.sha256(_views_sql().encode()).hexdigest()
+
+
 def _check_file(path: Path) -> None:
     if path.is_dir():
         raise WarehouseError(f"{path} is a directory, not a DuckDB database file")
@@ -173,8 +186,12 @@ def _migrate(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         except Exception as exc:
             con.execute("ROLLBACK")
             raise WarehouseError(f"migration {version:03d}_{name} failed on {path}: {exc}") from exc
-    views = resources.files("tracker.warehouse").joinpath("views.sql").read_text(encoding="utf-8")
+    views = _views_sql()
     con.execute(views)
+    con.execute(
+        "INSERT OR REPLACE INTO schema_info VALUES ('views_sha256', ?)",
+        [hashlib.sha256(views.encode()).hexdigest()],
+    )
 
 
 def _connect(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
@@ -215,7 +232,7 @@ def open_db(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
         if not needs_migration:
             con = _connect(path, read_only=True)
             try:
-                needs_migration = schema_version(con) < _newest_migration()
+                needs_migration = not _is_current(con)
             finally:
                 if needs_migration:
                     con.close()
