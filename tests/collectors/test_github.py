@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -198,8 +198,20 @@ def test_second_run_is_conditional_and_adds_no_duplicates(store: Any, fake: Fake
     outcomes, requests = run(store, fake, [AIRFLOW], now=later)
     assert isinstance(outcomes[0], ToolBatch) and outcomes[0].errors == ()
     new = fake.log[before:]
+    # unchanged repo (304), lists read less than a week ago: one request
+    assert requests == len(new) == 1
+    assert all(r["if_none_match"] for r in new)
+    # a week later the lists are re-read, conditionally (a release from an old tag moves no push)
+    before = len(fake.log)
+    _, requests = run(store, fake, [AIRFLOW], now=later + timedelta(days=8))
+    new = fake.log[before:]
     assert requests == len(new) == 3
     assert all(r["if_none_match"] for r in new)
+    assert sorted(r["path"].split("?")[0].rsplit("/", 1)[-1] for r in new) == [
+        "airflow",
+        "history",
+        "releases",
+    ]
     assert (
         rows(store, "SELECT count(*), count(DISTINCT week_start) FROM star_history")[0][0]
         == (rows(store, "SELECT count(DISTINCT week_start) FROM star_history")[0][0])
@@ -207,8 +219,12 @@ def test_second_run_is_conditional_and_adds_no_duplicates(store: Any, fake: Fake
     assert rows(store, "SELECT count(*) FROM releases") == [(2,)]
     # a 304 confirms the counters: one more snapshot with the same values
     snaps = rows(store, "SELECT observed_at, stars FROM repo_snapshots ORDER BY observed_at")
-    assert [s[0] for s in snaps] == [datetime(2026, 11, 25, 12), datetime(2026, 11, 25, 18)]
-    assert snaps[0][1] == snaps[1][1]
+    assert [s[0] for s in snaps] == [
+        datetime(2026, 11, 25, 12),
+        datetime(2026, 11, 25, 18),
+        datetime(2026, 12, 3, 18),
+    ]
+    assert snaps[0][1] == snaps[1][1] == snaps[2][1]
 
 
 def test_incremental_run_fetches_newest_page_and_replaces_open_week(

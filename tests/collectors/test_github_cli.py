@@ -171,10 +171,12 @@ def test_collect_twice_fills_tables_exactly_and_second_run_is_cheap(
     assert summary["sources"][0]["requests"] == second
     assert query(env, "SELECT requests FROM runs ORDER BY run_id") == [(first_requests,), (second,)]
     if token:
-        assert second == 3  # one GraphQL request for both repos + one 304 history page each
+        # one GraphQL request for both repos; unchanged stars: history not asked again this week
+        assert second == 1
         assert all(r["authorization"] == f"token {TOKEN}" for r in fake.log)
     else:
-        assert second <= 7  # repo, releases, history: all 304s (+ the 301 hop)
+        # unchanged repos (304): releases and history are not asked again within the week
+        assert second <= 3  # one conditional repo request each (+ the 301 hop)
         assert all(r["if_none_match"] for r in fake.log[first_requests:])
         assert all(r["authorization"] is None for r in fake.log)
     check_rows(env, fake, 2)

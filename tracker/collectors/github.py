@@ -66,6 +66,11 @@ HISTORY_PER_PAGE = 30
 HISTORY_UNAVAILABLE = frozenset({403, 404, 410, 501})
 # a full backfill whose sum differs from stargazers_count by more than this share is flagged
 GAP_WARNING_SHARE = 0.10
+# When the repo answers unchanged (same stars / same pushed_at as the stored snapshot), the star
+# history and the release list are not asked for again if they were read within this window:
+# an unchanged repo costs one (usually 304) request a run; every list is re-read at least weekly
+# (a release published from an existing tag does not move pushed_at).
+UNCHANGED_REFETCH = timedelta(days=7)
 
 
 # ---- parsing (pure) ----------------------------------------------------------------------------
@@ -491,6 +496,7 @@ class GithubCollector:
     ) -> None:
         tool = work.tool
         catalog_name = str(tool.github)
+        previous = ctx.state.latest_snapshot_record(tool.id)
         try:
             if isinstance(meta, str):
                 work.errors.append(meta)
@@ -519,17 +525,37 @@ class GithubCollector:
                     f"catalog says {catalog_name}, GitHub says {current}: update the catalog"
                 )
                 work.count("renamed_repos")
+            now_snap = work.snapshots[0] if work.snapshots else None
+            same_push = (
+                previous is not None
+                and now_snap is not None
+                and (previous.pushed_at, previous.archived)
+                == (now_snap.pushed_at, now_snap.archived)
+            )
+            same_stars = (
+                previous is not None and now_snap is not None and previous.stars == now_snap.stars
+            )
             try:
                 if meta is not None:
                     work.releases.extend(self._more_graphql_releases(ctx, api, work, meta))
+                elif same_push and self._fresh(
+                    ctx, api.absolute(f"/repos/{current}/releases", {"per_page": 100})
+                ):
+                    work.count("releases_skipped_unchanged")
                 else:
                     self._rest_releases(ctx, api, work, current)
             except (RateLimitedError, SourceUnreachableError):
                 raise
             except TrackerError as exc:
                 work.errors.append(f"releases: {exc}")
+            history_key = api.absolute(
+                f"/repos/{current}/stargazers/history", {"per_page": HISTORY_PER_PAGE}
+            )
             try:
-                self._star_history(ctx, api, work, current)
+                if same_stars and self._fresh(ctx, history_key):
+                    work.count("star_history_skipped_unchanged")
+                else:
+                    self._star_history(ctx, api, work, current)
             except (RateLimitedError, SourceUnreachableError):
                 raise
             except TrackerError as exc:
@@ -538,6 +564,16 @@ class GithubCollector:
             raise _Stop(exc.reason if isinstance(exc, RateLimitedError) else str(exc)) from exc
         except TrackerError as exc:
             work.errors.append(str(exc))
+
+    @staticmethod
+    def _fresh(ctx: CollectContext, url: str) -> bool:
+        """Return True when ``url`` was read (HTTP 200) within UNCHANGED_REFETCH."""
+        fetched = ctx.state.http_fetched_at(url)
+        if fetched is None:
+            return False
+        if fetched.tzinfo is None:
+            fetched = fetched.replace(tzinfo=UTC)
+        return ctx.now() - fetched < UNCHANGED_REFETCH
 
     def _snapshot(self, ctx: CollectContext, tool: Tool, info: RepoInfo) -> RepoSnapshotRecord:
         return RepoSnapshotRecord(

@@ -1,0 +1,139 @@
+"""Request economy of the github source against a loopback GitHub-compatible fake.
+
+500 repos aged 1 to 10 years (weekly star history since creation, a few releases each); runs
+`tracker collect --source github` twice without a token and twice with one, and prints requests
+per repo from `runs.requests` and from the fake's own log. Goals: first run at most
+ceil(weeks/30) + 2 requests per repo; incremental run at most 1.1 per repo (with a token:
+metadata and releases batched through GraphQL, 304s, newest star-history page only).
+
+    .venv/bin/python benchmarks/bench_requests.py [--repos 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.fixtures.github.fake_server import FakeGitHub, FakeRepo, make_release, make_weeks  # noqa: E402
+
+
+def _catalog(path: Path, n: int) -> None:
+    lines = ["tools:"]
+    for i in range(n):
+        lines += [
+            f"  - id: bench-{i:04d}",
+            f"    name: Bench {i}",
+            "    skill: mlops",
+            f"    github: bench/repo-{i}",
+        ]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _collect(env: dict[str, str], db: Path, n: int) -> tuple[int, int, float]:
+    t0 = time.perf_counter()
+    tools = [arg for i in range(n) for arg in ("--tool", f"bench-{i:04d}")]  # not the bundled ones
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tracker",
+            "collect",
+            "--source",
+            "github",
+            "--db",
+            str(db),
+            "--quiet",
+            *tools,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    wall = time.perf_counter() - t0
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    row = con.execute(
+        "SELECT requests FROM runs WHERE source = 'github' ORDER BY run_id DESC LIMIT 1"
+    ).fetchone()
+    con.close()
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"collect failed: {proc.stderr.strip()}")
+    return proc.returncode, int(row[0]) if row else -1, wall
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repos", type=int, default=500)
+    args = parser.parse_args()
+    rng = random.Random(7)
+    today = date(2026, 11, 25)
+    fake = FakeGitHub().start()
+    budget = 0
+    for i in range(args.repos):
+        age_days = rng.randint(365, 3650)
+        created = today - timedelta(days=age_days)
+        weeks = make_weeks(created, today, seed=i)
+        budget += math.ceil(len(weeks) / 30) + 2
+        releases = [
+            make_release(f"v{k}.0", (today - timedelta(days=30 * k + 1)).isoformat() + "T00:00:00Z")
+            for k in range(rng.randint(0, 12))
+        ]
+        fake.add(
+            FakeRepo(
+                repo_id=1000 + i,
+                full_name=f"bench/repo-{i}",
+                stars=sum(t for _, t in weeks),
+                created_at=created.isoformat() + "T00:00:00Z",
+                weeks=weeks,
+                releases=releases,
+            )
+        )
+    fake.rate_limit = fake.rate_remaining = 10**9
+    with tempfile.TemporaryDirectory() as tmp:
+        catalog = Path(tmp) / "bench.yaml"
+        _catalog(catalog, args.repos)
+        base_env = {k: v for k, v in os.environ.items() if k != "GITHUB_TOKEN"}
+        base_env.update(
+            {
+                "TRACKER_CATALOG": str(catalog),
+                "TRACKER_GITHUB_API_URL": fake.url,
+                "TRACKER_GITHUB_GRAPHQL_URL": fake.graphql_url,
+                "NO_PROXY": "*",
+            }
+        )
+        print(
+            f"{args.repos} repos, {sum(len(r.weeks) for r in fake.repos.values()):,} weeks of history; "
+            f"first-run goal sum(ceil(weeks/30) + 2) = {budget:,} requests ({budget / args.repos:.2f}/repo)"
+        )
+        for label, token in (("without token", None), ("with token", "bench-token")):
+            env = dict(base_env)
+            if token:
+                env["GITHUB_TOKEN"] = token
+            db = Path(tmp) / f"{label.replace(' ', '-')}.duckdb"
+            for run in ("first run", "incremental run"):
+                before = len(fake.log)
+                code, counted, wall = _collect(env, db, args.repos)
+                served = len(fake.log) - before
+                goal = budget if run == "first run" else 1.1 * args.repos
+                verdict = "ok" if counted <= goal else "MISSED"
+                print(
+                    f"{label:>13}, {run:<15}: {counted:>6,} requests ({counted / args.repos:.2f}/repo; "
+                    f"server saw {served:,}), exit {code}, {wall:.1f}s  [goal <= {goal / args.repos:.2f}/repo: {verdict}]"
+                )
+    fake.stop()
+
+
+if __name__ == "__main__":
+    main()
