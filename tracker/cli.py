@@ -236,7 +236,7 @@ def report(
         for path in result.files:
             typer.echo(f"wrote {path}")
         for item in result.missing:
-            typer.echo(f"note: no data in {item}")
+            typer.echo(f"note: {item}")
 
 
 def _parse_date(text: str) -> date:

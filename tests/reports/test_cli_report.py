@@ -46,7 +46,7 @@ def test_partial_db_only_pypi_releases(tmp_path: Path) -> None:
         app, ["report", "--db", str(db), "--out", str(out), "--as-of", "2025-06-15"]
     )
     assert r.exit_code == 0, r.output
-    assert "note: no data in" in r.output
+    assert "note: no download figures" in r.output
     md = (out / "summary.md").read_text()
     assert "no download figures" in md and "no star history" in md
 

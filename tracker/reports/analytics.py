@@ -416,7 +416,12 @@ def analyse(con: duckdb.DuckDBPyConnection, as_of: date) -> Analysis:
         label, driver, reason = _headline(t, metrics, as_of)
         flags = _flags(t, metrics)
         for err in stale.get(t["tool_id"], []):
-            flags.append({"kind": "stale", "text": f"last collection failed ({err})"})
+            # the error itself is long and the same for many tools: the text names the source,
+            # the detail (trends.json) and the source-health section carry the message
+            source, _, detail = err.partition(": ")
+            flags.append(
+                {"kind": "stale", "text": f"last {source} collection failed", "detail": detail}
+            )
         if not t["trackable"]:
             not_trackable.append(
                 {
