@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -226,6 +227,22 @@ def test_sigterm_mid_run_finishes_current_tool_and_stops(
 # ---- concurrency -----------------------------------------------------------------------------
 
 
+def _wait_until_open(proc: Spawned, path: Path, timeout: float = 60.0) -> None:
+    """Poll /proc until ``proc`` has ``path`` open (Linux), failing after ``timeout`` s."""
+    fd_dir = Path(f"/proc/{proc.proc.pid}/fd")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            targets = {os.readlink(fd) for fd in fd_dir.iterdir()}
+        except OSError:  # an fd closed while we listed them
+            targets = set()
+        if str(path) in targets:
+            return
+        assert proc.proc.poll() is None, proc.stderr
+        assert time.monotonic() < deadline, f"{path} never opened; stderr: {proc.stderr}"
+        time.sleep(0.02)
+
+
 def test_second_collect_is_refused_or_waits(
     fake: FakeUpstream, e2e_env: dict[str, str], spawn: SpawnFn
 ) -> None:
@@ -240,7 +257,9 @@ def test_second_collect_is_refused_or_waits(
     assert len(refused.stderr.strip().splitlines()) == 1
 
     waiting = spawn(["collect", "--source", "pypi", "--wait", "60", *TOOL_ARGS], e2e_env)
-    assert waiting.proc.poll() is None  # launched while the first still holds the lock
+    # it is waiting once it has the lock file open while the first still holds the lock
+    _wait_until_open(waiting, Path(f"{_db(e2e_env)}.lock"))
+    assert waiting.proc.poll() is None and first.proc.poll() is None
     gate.release.set()
 
     assert first.wait() == 0, first.stderr
