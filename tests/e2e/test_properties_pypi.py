@@ -1,0 +1,113 @@
+"""Property tests: any payload gives parse_project a PypiProject or a TrackerError, never a crash."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tracker.collectors.pypi import PypiProject, parse_project
+from tracker.errors import TrackerError
+
+FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
+json_values = st.recursive(
+    json_scalars,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+# upload times: real ones, near misses and junk (aware times with offsets at the edge of the
+# datetime range are left to test_upload_time_offset_overflow below: a known bug)
+times = st.one_of(
+    st.none(),
+    st.datetimes().map(lambda d: d.isoformat()),
+    st.datetimes().map(lambda d: d.isoformat() + "Z"),
+    st.sampled_from(["", "2024-13-01T00:00:00", "yesterday", "2024-02-30", "0000-00-00T00:00"]),
+    st.text(max_size=30),
+    st.integers(),
+)
+versions = st.one_of(
+    st.from_regex(r"\A[0-9]{1,4}(\.[0-9]{1,4}){0,3}((a|b|rc)[0-9]{1,2})?(\.dev[0-9])?\Z"),
+    st.text(max_size=40),
+    st.sampled_from(["2004d", "1.0-final", "v1", "\uff11.\uff10", "1.0\x00", "", " "]),
+)
+files = st.fixed_dictionaries(
+    {},
+    optional={
+        "upload_time": times,
+        "upload_time_iso_8601": times,
+        "yanked": json_values,
+        "yanked_reason": json_values,
+        "filename": st.text(max_size=20),
+        "packagetype": st.sampled_from(["sdist", "bdist_wheel", ""]),
+    },
+)
+file_lists = st.lists(files | json_values, max_size=3) | json_values
+payloads = st.fixed_dictionaries(
+    {
+        "info": st.fixed_dictionaries({"name": st.text(max_size=30) | json_values}) | json_values,
+        "releases": st.dictionaries(versions, file_lists, max_size=6) | json_values,
+    }
+)
+
+
+def _check(payload: object) -> None:
+    try:
+        result = parse_project(payload, tool_id="t", package="p", url="https://pypi.test/x")
+    except TrackerError as exc:
+        assert str(exc) and "\n" not in str(exc)  # a clear, one-line error
+        return
+    assert isinstance(result, PypiProject)
+    for record in result.releases:
+        assert record.released_at is None or record.released_at.tzinfo is not None
+        assert isinstance(record.version, str)
+
+
+@FAST
+@given(json_values)
+def test_any_json_value_gives_a_record_or_a_clear_error(payload: Any) -> None:
+    _check(payload)
+
+
+@FAST
+@given(payloads)
+def test_payload_shaped_input_gives_a_record_or_a_clear_error(payload: Any) -> None:
+    _check(payload)
+
+
+@FAST
+@given(st.dictionaries(versions, st.lists(files, min_size=1, max_size=3), max_size=8))
+def test_well_formed_releases_always_parse(releases: dict[str, list[dict[str, object]]]) -> None:
+    payload = {"info": {"name": "Some.Pkg"}, "releases": releases}
+    _check(payload)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="tracker bug: a version with more than 4300 digits raises ValueError from "
+    "packaging.Version (int conversion limit) out of parse_project",
+)
+def test_version_beyond_int_digit_limit_is_a_record_or_a_clear_error() -> None:
+    version = "1" + "0" * 4400
+    payload = {
+        "info": {"name": "p"},
+        "releases": {version: [{"upload_time": "2024-01-01T00:00:00"}]},
+    }
+    _check(payload)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="tracker bug: an upload time at the edge of the datetime range with an offset "
+    "(0001-01-01T00:00:00+14:00) raises OverflowError in astimezone(UTC), out of parse_project",
+)
+@pytest.mark.parametrize("stamp", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00"])
+def test_upload_time_offset_overflow_is_a_record_or_a_clear_error(stamp: str) -> None:
+    payload = {"info": {"name": "p"}, "releases": {"1.0": [{"upload_time_iso_8601": stamp}]}}
+    _check(payload)
