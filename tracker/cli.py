@@ -55,6 +55,18 @@ def _fail(exc: TrackerError, *, as_json: bool = False) -> NoReturn:
     raise typer.Exit(code)
 
 
+def _as_tracker_error(exc: Exception, db: Path, out: Path | None = None) -> TrackerError:
+    """Return the one-line error for a DuckDB error (damaged file) or an unwritable report dir."""
+    from tracker.warehouse.db import is_database_error
+
+    if is_database_error(exc):
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return WarehouseError(f"{db}: database error: {first}")
+    if isinstance(exc, OSError) and out is not None:
+        return ConfigError(f"cannot write the report to {out}: {exc.strerror or exc}")
+    raise exc
+
+
 def _settings(db: Path | None) -> Any:
     from tracker.config import load_settings
 
@@ -226,8 +238,8 @@ def report(
             con.close()
     except TrackerError as exc:
         _fail(exc, as_json=as_json)
-    except OSError as exc:
-        _fail(ConfigError(f"cannot write the report to {out}: {exc.strerror}"), as_json=as_json)
+    except Exception as exc:  # noqa: BLE001 - DuckDB errors become one line; others re-raise
+        _fail(_as_tracker_error(exc, settings.db_path, out), as_json=as_json)
     if as_json:
         typer.echo(
             json.dumps({"files": [str(p) for p in result.files], "missing": list(result.missing)})
@@ -293,6 +305,8 @@ def status(
         fresh = _freshness_rows(settings, schedule_cfg, states)
     except TrackerError as exc:
         _fail(exc, as_json=as_json)
+    except Exception as exc:  # noqa: BLE001 - DuckDB errors become one line; others re-raise
+        _fail(_as_tracker_error(exc, settings.db_path), as_json=as_json)
     stale = [row for row in fresh if row["alert"]]
     code = 1 if check and stale else 0
     if as_json:

@@ -15,10 +15,10 @@ from typing import Any
 from tracker.catalog import Catalog, Tool, load_catalog
 from tracker.collectors.base import SOURCES, CollectContext, get_collector
 from tracker.config import Settings
-from tracker.errors import ConfigError
+from tracker.errors import ConfigError, WarehouseError
 from tracker.logging_setup import bind_run, unbind_run
 from tracker.records import ToolBatch, ToolFailure
-from tracker.warehouse.db import WriterLock, open_db
+from tracker.warehouse.db import WriterLock, is_database_error, open_db
 from tracker.warehouse.store import Store
 
 __all__ = [
@@ -185,6 +185,11 @@ def run_collect(
                 if result.status == "interrupted":
                     summary.interrupted = True
                     break
+        except Exception as exc:
+            if is_database_error(exc):  # a damaged file: one clear line, exit 2
+                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise WarehouseError(f"{settings.db_path}: database error: {first}") from exc
+            raise
         finally:
             unbind_run()
             con.close()

@@ -9,6 +9,7 @@ through ``CollectContext.state`` (a read-only view of the warehouse).
 from __future__ import annotations
 
 import email.utils
+import json
 import logging
 import random
 import threading
@@ -178,6 +179,14 @@ _TRANSIENT_ERRORS = (
 )
 
 
+def _parses_as_json(body: bytes) -> bool:
+    try:
+        json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return True
+
+
 _DNS_MARKERS = (
     "name resolution",
     "name or service not known",
@@ -209,6 +218,7 @@ class RetryTransport(httpx.BaseTransport):
         counter: RequestCounter,
         sleep: Callable[[float], None],
         retry_post: bool = False,
+        check_json: bool = False,
     ) -> None:
         self.inner = inner
         self.source = source
@@ -216,6 +226,7 @@ class RetryTransport(httpx.BaseTransport):
         self.counter = counter
         self.sleep = sleep
         self.retry_post = retry_post
+        self.check_json = check_json
         self._unreachable = 0
         self._unreachable_error: str | None = None
         self._lock = threading.Lock()
@@ -289,6 +300,25 @@ class RetryTransport(httpx.BaseTransport):
                 self._unreachable = 0
             log.debug("%s %s -> %s", request.method, url, response.status_code)
             if (
+                self.check_json
+                and response.status_code == 200
+                and "json" in response.headers.get("content-type", "")
+                and not _parses_as_json(response.content)
+                and attempt < self.policy.retries
+                and self._can_retry(request)
+            ):
+                delay = self._backoff(attempt)
+                log.info(
+                    "%s: JSON body cut short on %s, retry %d in %.1fs",
+                    self.source,
+                    url,
+                    attempt + 1,
+                    delay,
+                )
+                self.sleep(delay)
+                attempt += 1
+                continue
+            if (
                 response.status_code in self.policy.retry_statuses
                 and attempt < self.policy.retries
                 and self._can_retry(request)
@@ -322,6 +352,7 @@ def make_client(
     headers: dict[str, str] | None = None,
     transport: httpx.BaseTransport | None = None,
     retry_post: bool = False,
+    check_json: bool = False,
     policy: RetryPolicy | None = None,
 ) -> httpx.Client:
     """Return an httpx client for ``base_url`` with User-Agent, timeouts and retries.
@@ -337,6 +368,7 @@ def make_client(
         counter=ctx.requests,
         sleep=ctx.sleep,
         retry_post=retry_post,
+        check_json=check_json,
     )
     all_headers = {"User-Agent": USER_AGENT, **(headers or {})}
     timeout = httpx.Timeout(ctx.settings.http_timeout, connect=min(10.0, ctx.settings.http_timeout))

@@ -60,11 +60,11 @@ def _parse_time(file: dict[str, object], url: str) -> datetime | None:
         if isinstance(value, str) and value:
             try:
                 parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            except ValueError:
+                if parsed.tzinfo is None or assume_utc:
+                    parsed = parsed.replace(tzinfo=UTC)
+                return parsed.astimezone(UTC)
+            except (ValueError, OverflowError):  # OverflowError: year 1 with a positive offset
                 continue
-            if parsed.tzinfo is None or assume_utc:
-                parsed = parsed.replace(tzinfo=UTC)
-            return parsed.astimezone(UTC)
     if iso is None and naive is None:
         return None
     raise ParseError(
@@ -101,7 +101,7 @@ def parse_project(payload: object, *, tool_id: str, package: str, url: str) -> P
         try:
             prerelease = Version(str(version)).is_prerelease
             valid = True
-        except InvalidVersion:
+        except (InvalidVersion, ValueError):  # ValueError: > 4,300 digits (int conversion limit)
             prerelease, valid = False, False
             invalid += 1
         records.append(
@@ -235,6 +235,21 @@ class PypiCollector:
             ),
         )
 
+    def _guarded(
+        self,
+        ctx: CollectContext,
+        client: httpx.Client,
+        tool: Tool,
+        validators: dict[str, tuple[str | None, str | None]],
+    ) -> ToolOutcome:
+        # Tools run in worker threads: an unexpected error here would end pool.map and so
+        # fail every remaining tool; keep it to this tool (the runner records it).
+        try:
+            return self._one(ctx, client, tool, validators)
+        except Exception as exc:  # isolates one tool of a parallel source (logged, recorded)
+            log.exception("unexpected error", extra={"tool_id": tool.id})
+            return ToolFailure(tool.id, f"unexpected error: {type(exc).__name__}: {exc}"[:500])
+
     def collect(self, ctx: CollectContext, tools: Sequence[Tool]) -> Iterator[ToolOutcome]:
         """Yield one outcome per tool, fetching up to ``pypi_concurrency`` projects at once."""
         with make_client(
@@ -242,6 +257,7 @@ class PypiCollector:
             source=SOURCE,
             base_url=ctx.settings.pypi_url,
             headers={"Accept": "application/json"},
+            check_json=True,
             transport=self.transport,
         ) as client:
             # the warehouse connection is not shared with worker threads: read cursors first
@@ -252,4 +268,6 @@ class PypiCollector:
             }
             workers = max(1, ctx.settings.pypi_concurrency)
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pypi") as pool:
-                yield from pool.map(lambda tool: self._one(ctx, client, tool, validators), tools)
+                yield from pool.map(
+                    lambda tool: self._guarded(ctx, client, tool, validators), tools
+                )

@@ -286,6 +286,7 @@ class PypistatsCollector:
             source=SOURCE,
             base_url=ctx.settings.pypistats_url,
             headers={"Accept": "application/json"},
+            check_json=True,
             transport=self.transport,
             policy=policy,
         ) as client:

@@ -21,12 +21,26 @@ from tracker.errors import LockHeldError, WarehouseError
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["WriterLock", "lock_path_for", "migrations", "open_db", "schema_version"]
+__all__ = [
+    "WriterLock",
+    "is_database_error",
+    "lock_path_for",
+    "migrations",
+    "open_db",
+    "schema_version",
+]
 
 log = logging.getLogger(__name__)
 
 _DUCKDB_MAGIC = b"DUCK"
 _MIGRATION_RE = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
+
+
+def is_database_error(exc: BaseException) -> bool:
+    """Return True when ``exc`` comes from DuckDB (a damaged or unusable file, mostly)."""
+    import duckdb
+
+    return isinstance(exc, duckdb.Error)
 
 
 def lock_path_for(db_path: Path) -> Path:
@@ -186,12 +200,20 @@ def _migrate(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         except Exception as exc:
             con.execute("ROLLBACK")
             raise WarehouseError(f"migration {version:03d}_{name} failed on {path}: {exc}") from exc
+    if _is_current(con):
+        return  # nothing to change: an up-to-date file is not written to on open
     views = _views_sql()
-    con.execute(views)
-    con.execute(
-        "INSERT OR REPLACE INTO schema_info VALUES ('views_sha256', ?)",
-        [hashlib.sha256(views.encode()).hexdigest()],
-    )
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(views)
+        con.execute(
+            "INSERT OR REPLACE INTO schema_info VALUES ('views_sha256', ?)",
+            [hashlib.sha256(views.encode()).hexdigest()],
+        )
+        con.execute("COMMIT")
+    except Exception as exc:
+        con.execute("ROLLBACK")
+        raise WarehouseError(f"cannot create the views in {path}: {exc}") from exc
 
 
 def _connect(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
