@@ -37,6 +37,7 @@ __all__ = [
     "RetryPolicy",
     "RetryTransport",
     "WarehouseState",
+    "describe_body",
     "get_collector",
     "is_dns_failure",
     "make_client",
@@ -177,6 +178,15 @@ _TRANSIENT_ERRORS = (
     httpx.ReadError,
     httpx.WriteError,
 )
+
+
+def describe_body(response: httpx.Response) -> str:
+    """Return a short description of an unexpected body: an HTML page, empty, or its first line."""
+    ctype = response.headers.get("content-type", "")
+    if "html" in ctype or response.content.lstrip()[:1] == b"<":
+        return "HTML page instead of JSON"
+    text = response.text.strip()
+    return text.splitlines()[0][:120] if text else "empty body"
 
 
 def _parses_as_json(body: bytes) -> bool:

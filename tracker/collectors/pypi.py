@@ -20,7 +20,7 @@ import httpx
 from packaging.version import InvalidVersion, Version
 
 from tracker.catalog import Tool
-from tracker.collectors.base import CollectContext, make_client, register
+from tracker.collectors.base import CollectContext, describe_body, make_client, register
 from tracker.errors import ParseError, TrackerError, UpstreamError
 from tracker.records import HttpCacheRecord, ReleaseRecord, ToolBatch, ToolFailure, ToolOutcome
 
@@ -150,13 +150,13 @@ def fetch_project(
         raise UpstreamError(f"unknown PyPI project {package!r}", source=SOURCE, url=url, status=404)
     if response.status_code != 200:
         raise UpstreamError(
-            _describe_body(response), source=SOURCE, url=url, status=response.status_code
+            describe_body(response), source=SOURCE, url=url, status=response.status_code
         )
     try:
         payload = json.loads(response.content)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UpstreamError(
-            f"invalid JSON ({_describe_body(response)})",
+            f"invalid JSON ({describe_body(response)})",
             source=SOURCE,
             url=url,
             status=response.status_code,
@@ -164,14 +164,6 @@ def fetch_project(
     return FetchedProject(
         url, payload, response.headers.get("etag"), response.headers.get("last-modified")
     )
-
-
-def _describe_body(response: httpx.Response) -> str:
-    ctype = response.headers.get("content-type", "")
-    if "html" in ctype or response.content.lstrip()[:1] == b"<":
-        return "HTML page instead of JSON"
-    text = response.text.strip().splitlines()[0][:120] if response.text.strip() else "empty body"
-    return text
 
 
 @register(SOURCE)

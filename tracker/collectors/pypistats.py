@@ -25,6 +25,7 @@ from tracker.collectors.base import (
     CollectContext,
     RateLimiter,
     RetryPolicy,
+    describe_body,
     make_client,
     parse_retry_after,
     register,
@@ -151,7 +152,7 @@ def fetch_overall(
     status = response.status_code
     if status == 429:
         raise RateLimitedError(
-            f"rate limited after {attempt + 1} attempt(s) ({_describe_body(response)})",
+            f"rate limited after {attempt + 1} attempt(s) ({describe_body(response)})",
             source=SOURCE,
             url=url,
             status=429,
@@ -161,24 +162,16 @@ def fetch_overall(
     if status == 404:
         raise UpstreamError(f"unknown package {package!r}", source=SOURCE, url=url, status=404)
     if status != 200:
-        raise UpstreamError(_describe_body(response), source=SOURCE, url=url, status=status)
+        raise UpstreamError(describe_body(response), source=SOURCE, url=url, status=status)
     try:
         payload = json.loads(response.content)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UpstreamError(
-            f"invalid JSON ({_describe_body(response)})", source=SOURCE, url=url, status=status
+            f"invalid JSON ({describe_body(response)})", source=SOURCE, url=url, status=status
         ) from exc
     return PypistatsFetch(
         url, payload, response.headers.get("etag"), response.headers.get("last-modified")
     )
-
-
-def _describe_body(response: httpx.Response) -> str:
-    ctype = response.headers.get("content-type", "")
-    if "html" in ctype or response.content.lstrip()[:1] == b"<":
-        return "HTML page instead of JSON"
-    text = response.text.strip()
-    return text.splitlines()[0][:120] if text else "empty body"
 
 
 def already_collected(last_day: date | None, fetched_at: datetime | None, *, now: datetime) -> bool:
