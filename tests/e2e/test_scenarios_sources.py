@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
@@ -146,7 +147,7 @@ def got_weeks(db: Path) -> set[tuple[object, ...]]:
 def exp_gh_releases(repos: Mapping[str, GhRepo]) -> set[tuple[object, ...]]:
     from packaging.version import InvalidVersion, Version
 
-    out = set()
+    out: set[tuple[object, ...]] = set()
     for tool, r in repos.items():
         for rel in r.releases:
             if rel.draft or rel.published_at is None:
@@ -796,7 +797,12 @@ def _assert_no_dialog(index: Path, tmp_path: Path) -> None:
         )
         try:
             page = browser.new_page()
-            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+            def on_dialog(dialog: Any) -> None:
+                dialogs.append(dialog.message)
+                dialog.dismiss()
+
+            page.on("dialog", on_dialog)
             page.goto(index.as_uri(), wait_until="load")
             page.wait_for_timeout(300)  # give an injected handler its chance to fire
             images = page.eval_on_selector_all("img", "els => els.length")
