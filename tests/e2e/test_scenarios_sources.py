@@ -924,3 +924,24 @@ def test_clickpy_unicode_digit_count_fails_only_that_tool(
     errors = query(db, "SELECT tool_id, error FROM run_errors")
     assert [e[0] for e in errors] == ["sacred"]
     assert "downloads" in errors[0][1]
+
+
+def test_graphql_release_paging_beyond_one_page_on_an_enterprise_layout(
+    fake: FakeUpstream, e2e_env: dict[str, str]
+) -> None:
+    repo = gh_repo(fake, "sacred", "IDSIA/sacred")
+    start = at("2020-01-01T00:00:00Z")
+    repo.releases = [
+        GhRelease(f"v0.{i}.0", start + timedelta(days=i), start + timedelta(days=i, hours=1))
+        for i in range(150)
+    ]
+    env = {**_with_token(e2e_env, "ghp_e2e_token"), **fake.env(github_enterprise=True)}
+
+    done = run_tracker(["collect", "-s", "github", "--tool", "sacred"], env)
+
+    assert done.returncode == 0, done.stderr
+    assert_github_exact(_db(env), {"sacred": repo})
+    assert len(got_gh_releases(_db(env))) == 150
+    # the batch (first 100 releases) and one more page of releases, both on /api/graphql
+    assert fake.log.count(source="github", path="^/api/graphql$") == 2
+    assert fake.log.count(source="github", path="^/api/v3/repos/IDSIA/sacred/stargazers") == 1
