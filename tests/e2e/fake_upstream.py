@@ -136,6 +136,7 @@ class RequestRecord:
     had_token: bool
     status: int | None = None  # None: no response (reset) or still blocked
     fault: str | None = None  # kind of fault applied, if any
+    had_authorization: bool = False  # any Authorization header at all (any scheme)
 
 
 class RequestLog:
@@ -501,6 +502,7 @@ class GhRepo:
     forks_count: int = 0
     open_issues_count: int = 0
     subscribers_count: int = 0
+    open_pull_requests: int = 0  # part of open_issues_count (REST counts both together)
     archived: bool = False
     releases: list[GhRelease] = field(default_factory=list)  # any order; served newest first
     star_weeks: list[StarWeek] = field(default_factory=list)  # any order; served newest first
@@ -561,6 +563,10 @@ _GQL_ALIAS = re.compile(
     r"(\w+)\s*:\s*repository\s*\(\s*owner\s*:\s*(\"[^\"]*\"|\$\w+)\s*,\s*name\s*:\s*(\"[^\"]*\"|\$\w+)\s*\)"
 )
 _GQL_FIRST = re.compile(r"releases\s*\(\s*first\s*:\s*(\d+|\$\w+)")
+_GQL_AFTER = re.compile(r"releases\s*\([^)]*\bafter\s*:\s*(\"[^\"]*\"|\$\w+)")
+_GQL_PLAIN = re.compile(
+    r"(?<![\w:])\s(repository)\s*\(\s*owner\s*:\s*(\"[^\"]*\"|\$\w+)\s*,\s*name\s*:\s*(\"[^\"]*\"|\$\w+)\s*\)"
+)
 
 
 class GithubEmulator:
@@ -577,6 +583,9 @@ class GithubEmulator:
         self.limit_status = 403  # status of an exhausted primary limit (403 or 429)
         self.valid_tokens: set[str] | None = None  # None: any token is accepted
         self.star_per_page_max = 30
+        # answer the star history's real last page with a Link rel="next" to one more page that
+        # is an empty list (the endpoint's documented end marker)
+        self.star_empty_last_page = False
         self._lock = threading.Lock()
         self._next_id = 1000
 
@@ -739,7 +748,12 @@ class GithubEmulator:
             ]
             ceiling = self.star_per_page_max
             return self._paged(
-                req, docs, f"{self_path}/stargazers/history", default=ceiling, ceiling=ceiling
+                req,
+                docs,
+                f"{self_path}/stargazers/history",
+                default=ceiling,
+                ceiling=ceiling,
+                empty_last=self.star_empty_last_page,
             )
         return self._error(404, "Not Found")
 
@@ -756,14 +770,20 @@ class GithubEmulator:
 
     @staticmethod
     def _paged(
-        req: Request, docs: Sequence[object], url: str, *, default: int, ceiling: int
+        req: Request,
+        docs: Sequence[object],
+        url: str,
+        *,
+        default: int,
+        ceiling: int,
+        empty_last: bool = False,
     ) -> Response:
         try:
             per_page = min(ceiling, max(1, int(req.arg("per_page") or default)))
             page = max(1, int(req.arg("page") or 1))
         except ValueError:
             return GithubEmulator._error(422, "Invalid pagination parameter")
-        last = max(1, -(-len(docs) // per_page))
+        last = max(1, -(-len(docs) // per_page)) + (1 if empty_last and docs else 0)
         chunk = list(docs[(page - 1) * per_page : page * per_page])
         links = []
         if page < last:
@@ -773,6 +793,11 @@ class GithubEmulator:
             links.append(f'<{url}?per_page={per_page}&page=1>; rel="first"')
             links.append(f'<{url}?per_page={per_page}&page={min(page - 1, last)}>; rel="prev"')
         response = Response.json(chunk)
+        # list pages carry an ETag too, and answer 304 to a matching If-None-Match
+        etag = 'W/"' + hashlib.sha256(response.body).hexdigest()[:32] + '"'
+        if req.headers.get("if-none-match") == etag:
+            return Response(304, b"", {"ETag": etag})
+        response.headers["ETag"] = etag
         if links:
             response.headers["Link"] = ", ".join(links)
         return response
@@ -815,9 +840,14 @@ class GithubEmulator:
         first = 10
         if first_match:
             first = int(resolve(first_match.group(1)) or 10)
+        # the release cursor is the index of the next release (newest first), as text
+        after_match = _GQL_AFTER.search(query)
+        after_text = resolve(after_match.group(1)) if after_match else ""
+        offset = int(after_text) if after_text.isdigit() else 0
         data: dict[str, object] = {}
         errors: list[dict[str, object]] = []
-        for alias, owner_tok, name_tok in _GQL_ALIAS.findall(query):
+        aliases = _GQL_ALIAS.findall(query) + _GQL_PLAIN.findall(query)
+        for alias, owner_tok, name_tok in aliases:
             name = f"{resolve(owner_tok)}/{resolve(name_tok)}"
             repo = self._by_name(name) or self._by_old_name(name)
             if repo is None:
@@ -841,8 +871,15 @@ class GithubEmulator:
                 "pushedAt": _iso_z(repo.pushed_at) if repo.pushed_at else None,
                 "createdAt": _iso_z(repo.created_at),
                 "description": repo.description,
+                "watchers": {"totalCount": repo.subscribers_count},
+                "issues": {"totalCount": repo.open_issues_count - repo.open_pull_requests},
+                "pullRequests": {"totalCount": repo.open_pull_requests},
                 "releases": {
                     "totalCount": len(releases),
+                    "pageInfo": {
+                        "hasNextPage": offset + first < len(releases),
+                        "endCursor": str(offset + first),
+                    },
                     "nodes": [
                         {
                             "tagName": r.tag_name,
@@ -852,7 +889,7 @@ class GithubEmulator:
                             "isPrerelease": r.prerelease,
                             "isDraft": r.draft,
                         }
-                        for r in releases[:first]
+                        for r in releases[offset : offset + first]
                     ],
                 },
             }
@@ -961,6 +998,7 @@ class ClickhouseEmulator:
         self.users = {"play", "demo", "default"}
         # after this many rows of a 200 answer, write a ClickHouse exception and stop (None: off)
         self.error_after_rows: int | None = None
+        self.error_projects: set[str] | None = None  # None: error_after_rows hits every project
         self.queries: list[str] = []
 
     def add_project(self, name: str, daily: Mapping[date, int]) -> None:
@@ -1015,6 +1053,10 @@ class ClickhouseEmulator:
             )
         since_text = next((params[k] for k in ("since", "start", "from") if k in params), None)
         strict = bool(re.search(r"date\s*>\s*\{", sql))  # `date > {since:Date}` vs `>=`
+        until_text = params.get("until")
+        # the count column is named as the SQL aliases it: `sum(count) AS downloads`
+        alias = re.search(r"sum\s*\(\s*count\s*\)\s+AS\s+(\w+)", sql, re.I)
+        column = alias.group(1) if alias else "count"
         try:
             since = date.fromisoformat(since_text) if since_text else None
         except ValueError:
@@ -1027,15 +1069,19 @@ class ClickhouseEmulator:
         days = sorted(self.downloads.get(project, {}).items())
         if since is not None:
             days = [(d, v) for d, v in days if (d > since if strict else d >= since)]
+        if until_text and re.search(r"date\s*<\s*\{until", sql):
+            until = date.fromisoformat(until_text)
+            days = [(d, v) for d, v in days if d < until]
         fmt = re.search(r"FORMAT\s+(\w+)", sql, re.I)
         lines: list[str] = []
         for d, v in days:
             if fmt and fmt.group(1) == "JSONEachRow":
                 # 64-bit integers are quoted (output_format_json_quote_64bit_integers=1)
-                lines.append(json.dumps({"date": d.isoformat(), "count": str(v)}))
+                lines.append(json.dumps({"date": d.isoformat(), column: str(v)}))
             else:
                 lines.append(f"{d.isoformat()}\t{v}")
-        if self.error_after_rows is not None:
+        failing = self.error_projects is None or project in self.error_projects
+        if self.error_after_rows is not None and failing:
             body = "\n".join(lines[: self.error_after_rows]) + "\n"
             body += self._exception(
                 241, "MEMORY_LIMIT_EXCEEDED", "Memory limit (for query) exceeded"
@@ -1210,6 +1256,7 @@ class _Handler(BaseHTTPRequestHandler):
             query=split.query,
             headers={k: headers[k] for k in _LOGGED_HEADERS if k in headers},
             had_token=req.token is not None,
+            had_authorization="authorization" in headers,
         )
         fake.log.append(record)
         fault = fake.faults.take(source, self.command, self.path)
