@@ -2,9 +2,8 @@
 
 Covers the Apache listing parser, GitHub's REST repo / releases / star-history parsers, the
 GraphQL repository parser, ClickPy's JSONEachRow parser and the pypistats payload parser, with
-arbitrary JSON (or text) and with payload-shaped input. Inputs that crash a parser today are
-pinned by the ``xfail(strict=True)`` edge tests at the end (each names the bug); the general
-properties keep to the domain that does not hit those known bugs, so they stay meaningful.
+arbitrary JSON (or text) and with payload-shaped input. Inputs that crashed a parser (bugs 6-10
+of docs/reliability.md, fixed) are pinned by the edge tests at the end.
 """
 
 from __future__ import annotations
@@ -362,23 +361,11 @@ def _crashes_cleanly(call: Callable[[], object]) -> None:
     _outcome(call)  # a non-TrackerError exception fails the test
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(OverflowError, ValueError, OSError),
-    reason="tracker bug: parse_star_history passes any int 'week' to datetime.fromtimestamp, "
-    "which raises OverflowError/ValueError/OSError outside time_t or year 1..9999",
-)
 @pytest.mark.parametrize("week", [10**20, -(10**12), 2**63])
 def test_star_history_week_out_of_range(week: int) -> None:
     _crashes_cleanly(lambda: github.parse_star_history([{"week": week, "total": 1}], url=URL))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=OverflowError,
-    reason="tracker bug: github._time calls astimezone(UTC) on an aware time at the edge of "
-    "the datetime range (0001-01-01T00:00:00+14:00) and gets OverflowError",
-)
 @pytest.mark.parametrize("field", ["created_at", "pushed_at"])
 @pytest.mark.parametrize("value", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
 def test_github_time_offset_overflow(field: str, value: str) -> None:
@@ -387,35 +374,17 @@ def test_github_time_offset_overflow(field: str, value: str) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="tracker bug: github._version_valid catches InvalidVersion only; a tag of more than "
-    "4,300 digits makes packaging raise ValueError (Python's int-conversion limit)",
-)
 def test_github_release_tag_beyond_int_digit_limit() -> None:
     item = {"tag_name": "1" + "0" * 5000, "published_at": "2024-01-01T00:00:00Z"}
     _crashes_cleanly(lambda: github.parse_releases([item], tool_id="t", project="o/r", url=URL))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="tracker bug: clickpy._add_row accepts str.isdigit() counts, which admits Unicode "
-    "digits ('²') and >4,300-digit strings that int() rejects with ValueError",
-)
 @pytest.mark.parametrize("count", ['"\\u00b2"', '"' + "1" * 5000 + '"', "1" * 5000])
 def test_clickpy_count_that_int_rejects(count: str) -> None:
     body = '{"date": "2024-01-01", "downloads": ' + count + "}\n"
     _crashes_cleanly(lambda: clickpy.parse_daily(body, tool_id="t", package="p", url=URL))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="tracker bug: apache.release_version catches InvalidVersion only; a directory named "
-    "with more than 4,300 digits makes packaging raise ValueError",
-)
 def test_apache_directory_beyond_int_digit_limit() -> None:
     html = '<pre><a href="1' + "0" * 5000 + '/">x</a> 2024-01-01 10:00\n</pre>'
     out = _listing(html)

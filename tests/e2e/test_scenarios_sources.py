@@ -549,11 +549,6 @@ def test_pypistats_429_html_then_success_unknown_package_and_empty_data(
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tracker bug: pypistats builds URLs as str(base_url) + path without the '/' "
-    "(https://pypistats.orgapi/packages/...) in run_errors and http_cache",
-)
 def test_pypistats_urls_in_errors_and_cache_are_well_formed(
     fake: FakeUpstream, e2e_env: dict[str, str]
 ) -> None:
@@ -869,12 +864,6 @@ def test_github_token_never_leaks_across_all_five_sources(
 # ---- parser crashes seen end to end (tracker bugs, see test_properties_parsers.py) ---------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tracker bug: a star-history week outside datetime's range raises OverflowError in "
-    "parse_star_history, which GithubCollector._tool does not catch: the whole github source "
-    "fails and every later tool is 'not collected'",
-)
 def test_hostile_star_history_page_fails_only_that_tool(
     fake: FakeUpstream, e2e_env: dict[str, str]
 ) -> None:
@@ -896,11 +885,6 @@ def test_hostile_star_history_page_fails_only_that_tool(
     assert "star history" in errors[0][1] and "week" in errors[0][1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tracker bug: a ClickPy count such as '\u00b2' passes str.isdigit() and int() raises "
-    "ValueError, which ClickpyCollector._one does not catch: the whole clickpy source fails",
-)
 def test_clickpy_unicode_digit_count_fails_only_that_tool(
     fake: FakeUpstream, e2e_env: dict[str, str]
 ) -> None:

@@ -10,6 +10,7 @@ no zone given) stands in for the release date: close to it, not exact.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
@@ -22,7 +23,7 @@ import httpx
 from packaging.version import InvalidVersion, Version
 
 from tracker.catalog import Tool
-from tracker.collectors.base import CollectContext, RateLimiter, make_client, register
+from tracker.collectors.base import CollectContext, RateLimiter, isolate, make_client, register
 from tracker.errors import ParseError, SourceUnreachableError, TrackerError, UpstreamError
 from tracker.records import ReleaseRecord, ToolBatch, ToolFailure, ToolOutcome
 
@@ -125,7 +126,7 @@ def release_version(href: str, project: str) -> str | None:
         return None  # a named directory (providers/, helm-chart/, stable/ ...)
     try:
         Version(core)
-    except InvalidVersion:
+    except (InvalidVersion, ValueError):  # ValueError: > 4,300 digits
         return None
     return name
 
@@ -148,7 +149,7 @@ def parse_releases(
     for version, released_at in found.items():
         try:
             parsed: Version | None = Version(version)
-        except InvalidVersion:
+        except (InvalidVersion, ValueError):  # ValueError: > 4,300 digits
             parsed = None  # e.g. "3.1.3-incubating": a release, but not a PEP 440 string
         core = parsed or Version(_QUALIFIER_RE.sub("", version))
         records.append(
@@ -185,6 +186,26 @@ def fetch_listing(client: httpx.Client, project: str) -> tuple[str, str]:
             f"expected an HTML listing, got {ctype!r}", source=SOURCE, field="$", url=url
         )
     return url, response.text
+
+
+def _outcome(tool: Tool, url: str, entries: list[ListingEntry]) -> ToolOutcome:
+    """Return the tool's releases from its listing entries, or a failure when there are none."""
+    releases = parse_releases(entries, tool_id=tool.id, project=tool.apache or "")
+    if not releases:
+        return ToolFailure(tool.id, f"apache: no version directory in the listing at {url}")
+    undated = sum(1 for r in releases if r.released_at is None)
+    invalid = sum(1 for r in releases if not r.version_valid)
+    warnings = []
+    if undated:
+        warnings.append(f"{undated} release(s) without a Last modified time")
+    if invalid:
+        warnings.append(f"{invalid} version(s) are not PEP 440 (stored, flagged)")
+    return ToolBatch(
+        tool_id=tool.id,
+        releases=tuple(releases),
+        warnings=tuple(warnings),
+        counters=(("listing_links", len(entries)), ("releases", len(releases))),
+    )
 
 
 @register(SOURCE)
@@ -235,22 +256,4 @@ class ApacheCollector:
                 except TrackerError as exc:
                     yield ToolFailure(tool.id, str(exc))
                     continue
-                releases = parse_releases(entries, tool_id=tool.id, project=project)
-                if not releases:
-                    yield ToolFailure(
-                        tool.id, f"apache: no version directory in the listing at {url}"
-                    )
-                    continue
-                undated = sum(1 for r in releases if r.released_at is None)
-                invalid = sum(1 for r in releases if not r.version_valid)
-                warnings = []
-                if undated:
-                    warnings.append(f"{undated} release(s) without a Last modified time")
-                if invalid:
-                    warnings.append(f"{invalid} version(s) are not PEP 440 (stored, flagged)")
-                yield ToolBatch(
-                    tool_id=tool.id,
-                    releases=tuple(releases),
-                    warnings=tuple(warnings),
-                    counters=(("listing_links", len(entries)), ("releases", len(releases))),
-                )
+                yield isolate(tool.id, functools.partial(_outcome, tool, url, entries))

@@ -25,7 +25,7 @@ from tracker import __version__
 from tracker.catalog import Tool
 from tracker.config import Settings
 from tracker.errors import SourceUnreachableError, UpstreamError
-from tracker.records import RepoSnapshotRecord, ToolOutcome
+from tracker.records import RepoSnapshotRecord, ToolFailure, ToolOutcome
 
 __all__ = [
     "SOURCES",
@@ -40,6 +40,7 @@ __all__ = [
     "describe_body",
     "get_collector",
     "is_dns_failure",
+    "isolate",
     "make_client",
     "parse_retry_after",
     "register",
@@ -133,6 +134,16 @@ def get_collector(name: str) -> Collector | None:
     _load_all()
     factory = _REGISTRY.get(name)
     return factory() if factory else None
+
+
+def isolate(tool_id: str, work: Callable[[], ToolOutcome]) -> ToolOutcome:
+    """Return ``work()``; an unexpected error (a parser bug on odd upstream data) becomes that
+    tool's ToolFailure, logged with its traceback, so it cannot end the whole source."""
+    try:
+        return work()
+    except Exception as exc:
+        log.exception("unexpected error", extra={"tool_id": tool_id})
+        return ToolFailure(tool_id, f"unexpected error: {type(exc).__name__}: {exc}"[:500])
 
 
 # ---- HTTP ------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ stored one, minus a short lag window that is re-read because the dataset loads a
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -24,7 +25,7 @@ from typing import ClassVar
 import httpx
 
 from tracker.catalog import Tool
-from tracker.collectors.base import CollectContext, make_client, register
+from tracker.collectors.base import CollectContext, isolate, make_client, register
 from tracker.collectors.pypi import normalize
 from tracker.errors import ParseError, SourceUnreachableError, TrackerError, UpstreamError
 from tracker.records import DownloadRecord, ToolBatch, ToolFailure, ToolOutcome
@@ -94,7 +95,7 @@ def parse_daily(body: str, *, tool_id: str, package: str, url: str) -> list[Down
             continue
         try:
             row = json.loads(line)
-        except json.JSONDecodeError:
+        except ValueError:  # JSONDecodeError, or a number beyond the int conversion limit
             row = None
         if not isinstance(row, dict):
             error = _exception_in("\n".join(lines[number - 1 :]))
@@ -125,6 +126,9 @@ def parse_daily(body: str, *, tool_id: str, package: str, url: str) -> list[Down
     ]
 
 
+_UINT64 = re.compile(r"[0-9]{1,20}")  # ASCII digits only: str.isdigit() accepts "²"
+
+
 def _add_row(by_day: dict[date, int], row: dict[str, object], *, number: int, url: str) -> None:
     """Add one parsed row to ``by_day``; 64-bit counts may be JSON strings or numbers."""
     raw_day, raw_count = row.get("date"), row.get("downloads")
@@ -142,7 +146,7 @@ def _add_row(by_day: dict[date, int], row: dict[str, object], *, number: int, ur
     count: int | None = None
     if isinstance(raw_count, int) and not isinstance(raw_count, bool):
         count = raw_count
-    elif isinstance(raw_count, str) and raw_count.isdigit():
+    elif isinstance(raw_count, str) and _UINT64.fullmatch(raw_count):
         count = int(raw_count)
     if count is None or count < 0:
         raise ParseError(
@@ -270,4 +274,4 @@ class ClickpyCollector:
             retry_post=True,  # the query is read-only: retrying the POST is safe
         ) as client:
             for tool in tools:
-                yield self._one(ctx, client, tool)
+                yield isolate(tool.id, functools.partial(self._one, ctx, client, tool))

@@ -99,11 +99,11 @@ def _time(value: object, field_name: str, url: str) -> datetime | None:
         raise ParseError("not a timestamp", source=SOURCE, field=field_name, url=url)
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 with an offset
         raise ParseError(
             f"not an ISO 8601 timestamp: {value[:40]!r}", source=SOURCE, field=field_name, url=url
         ) from None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def _int(value: object) -> int | None:
@@ -173,7 +173,7 @@ def parse_graphql_repo(node: object, *, url: str) -> RepoInfo:
 def _version_valid(tag: str) -> bool:
     try:
         Version(tag)
-    except InvalidVersion:
+    except (InvalidVersion, ValueError):  # ValueError: > 4,300 digits (int conversion limit)
         return False
     return True
 
@@ -228,7 +228,13 @@ def parse_star_history(payload: object, *, url: str) -> dict[date, int]:
             raise ParseError("missing or not unix seconds", source=SOURCE, field="[].week", url=url)
         if total is None:
             raise ParseError("missing or not an integer", source=SOURCE, field="[].total", url=url)
-        weeks[datetime.fromtimestamp(week, UTC).date()] = total  # may be negative (unstars)
+        try:
+            day = datetime.fromtimestamp(week, UTC).date()
+        except (OverflowError, ValueError, OSError):
+            raise ParseError(
+                f"week {week} is out of range", source=SOURCE, field="[].week", url=url
+            ) from None
+        weeks[day] = total  # may be negative (unstars)
     return weeks
 
 

@@ -7,6 +7,7 @@ release time is its earliest file's ``upload_time_iso_8601``; it is yanked when 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -20,7 +21,13 @@ import httpx
 from packaging.version import InvalidVersion, Version
 
 from tracker.catalog import Tool
-from tracker.collectors.base import CollectContext, describe_body, make_client, register
+from tracker.collectors.base import (
+    CollectContext,
+    describe_body,
+    isolate,
+    make_client,
+    register,
+)
 from tracker.errors import ParseError, TrackerError, UpstreamError
 from tracker.records import HttpCacheRecord, ReleaseRecord, ToolBatch, ToolFailure, ToolOutcome
 
@@ -227,21 +234,6 @@ class PypiCollector:
             ),
         )
 
-    def _guarded(
-        self,
-        ctx: CollectContext,
-        client: httpx.Client,
-        tool: Tool,
-        validators: dict[str, tuple[str | None, str | None]],
-    ) -> ToolOutcome:
-        # Tools run in worker threads: an unexpected error here would end pool.map and so
-        # fail every remaining tool; keep it to this tool (the runner records it).
-        try:
-            return self._one(ctx, client, tool, validators)
-        except Exception as exc:  # isolates one tool of a parallel source (logged, recorded)
-            log.exception("unexpected error", extra={"tool_id": tool.id})
-            return ToolFailure(tool.id, f"unexpected error: {type(exc).__name__}: {exc}"[:500])
-
     def collect(self, ctx: CollectContext, tools: Sequence[Tool]) -> Iterator[ToolOutcome]:
         """Yield one outcome per tool, fetching up to ``pypi_concurrency`` projects at once."""
         with make_client(
@@ -261,5 +253,8 @@ class PypiCollector:
             workers = max(1, ctx.settings.pypi_concurrency)
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pypi") as pool:
                 yield from pool.map(
-                    lambda tool: self._guarded(ctx, client, tool, validators), tools
+                    lambda tool: isolate(
+                        tool.id, functools.partial(self._one, ctx, client, tool, validators)
+                    ),
+                    tools,
                 )

@@ -10,6 +10,7 @@ package is not asked again on the day it was already fetched. The site asks for 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -26,6 +27,7 @@ from tracker.collectors.base import (
     RateLimiter,
     RetryPolicy,
     describe_body,
+    isolate,
     make_client,
     parse_retry_after,
     register,
@@ -129,7 +131,7 @@ def fetch_overall(
     Raises UpstreamError (404: unknown package), RateLimitedError when 429 persists.
     """
     path = overall_path(package)
-    url = str(client.base_url) + path.lstrip("/")
+    url = str(client.build_request("GET", path).url)
     headers: dict[str, str] = {}
     etag, last_modified = validators
     if etag:
@@ -220,7 +222,7 @@ class PypistatsCollector:
             if ctx.stop_requested():
                 errors.append(f"{package}: not collected (stop requested)")
                 continue
-            url = str(client.base_url) + overall_path(package).lstrip("/")
+            url = str(client.build_request("GET", overall_path(package)).url)
             last_day = ctx.state.last_download_day(tool.id, package, SOURCE)
             if already_collected(last_day, ctx.state.http_fetched_at(url), now=now):
                 skipped += 1
@@ -284,4 +286,4 @@ class PypistatsCollector:
             policy=policy,
         ) as client:
             for tool in tools:
-                yield self._one(ctx, client, limiter, tool)
+                yield isolate(tool.id, functools.partial(self._one, ctx, client, limiter, tool))
