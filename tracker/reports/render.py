@@ -66,6 +66,11 @@ def script_json(value: object) -> str:
     )
 
 
+def _code_spans(escaped: str) -> str:
+    """Turn `backticked` parts of already-escaped text into <code> elements."""
+    return re.sub(r"`([^`<>]+)`", r"<code>\1</code>", escaped)
+
+
 def md_escape(value: object) -> str:
     """Return ``value`` as inert Markdown table/prose text (no pipes, tags or line breaks)."""
     text = "" if value is None else str(value)
@@ -452,7 +457,7 @@ def _html(a: an.Analysis) -> str:
     if a.missing:
         body.append(
             "<section class='missing' id='missing'><b>Missing data.</b><ul>"
-            + "".join(f"<li>{esc(m)}</li>" for m in a.missing)
+            + "".join(f"<li>{_code_spans(esc(m))}</li>" for m in a.missing)
             + "</ul></section>"
         )
     body.append("<h2>Skills</h2><section class='card'>" + _skills_table(a) + "</section>")
@@ -566,7 +571,8 @@ def _markdown(a: an.Analysis) -> str:
         "",
     ]
     if a.missing:
-        lines += ["## Missing data", ""] + [f"- {e(m)}" for m in a.missing] + [""]
+        # tracker's own sentences (no upstream text): their `commands` stay Markdown code
+        lines += ["## Missing data", ""] + [f"- {m}" for m in a.missing] + [""]
     n_r = [t for t in a.tools if t.label == "rising"]
     n_d = [t for t in a.tools if t.label == "declining"]
     lines += [
