@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tracker.catalog import Catalog, Tool, load_catalog
+from tracker.clock import Clock
 from tracker.collectors.base import SOURCES, CollectContext, get_collector
 from tracker.config import Settings
 from tracker.errors import ConfigError, WarehouseError
@@ -153,10 +154,13 @@ def run_collect(
     lock_wait: float = 0.0,
     stop_requested: Callable[[], bool] = lambda: False,
     context_factory: Callable[[Settings, Store], CollectContext] | None = None,
+    clock: Clock | None = None,
 ) -> CollectSummary:
     """Collect ``sources`` (default all) for ``tool_ids`` (default all trackable) into the DB.
 
-    Raises ConfigError / CatalogError / WarehouseError before anything is written.
+    ``clock`` (default: the wall clock, or the clock of ``context_factory``'s contexts) is the
+    one clock of the run: collectors read it as ``ctx.now`` and the store stamps the run log with
+    it. Raises ConfigError / CatalogError / WarehouseError before anything is written.
     """
     for source in sources:
         if source not in SOURCES:
@@ -170,6 +174,8 @@ def run_collect(
         con = open_db(settings.db_path)
         try:
             store = Store(con)
+            new_context = _context_maker(context_factory, clock)
+            store.clock = new_context(settings, store).now  # one clock for the run log too
             if store.mark_interrupted_runs():
                 log.warning("closed runs left open by an interrupted earlier process")
             store.refresh_tools(catalog)
@@ -178,7 +184,7 @@ def run_collect(
                     summary.interrupted = True
                     break
                 result = _run_source(
-                    settings, store, source, tools, progress, stop_requested, context_factory
+                    settings, store, source, tools, progress, stop_requested, new_context
                 )
                 summary.sources.append(result)
                 progress.source_finished(result)
@@ -196,6 +202,16 @@ def run_collect(
     return summary
 
 
+def _context_maker(
+    factory: Callable[[Settings, Store], CollectContext] | None, clock: Clock | None
+) -> Callable[[Settings, Store], CollectContext]:
+    if factory is not None:
+        return factory
+    if clock is not None:
+        return lambda settings, store: CollectContext(settings=settings, state=store, now=clock)
+    return lambda settings, store: CollectContext(settings=settings, state=store)
+
+
 def _run_source(
     settings: Settings,
     store: Store,
@@ -203,7 +219,7 @@ def _run_source(
     tools: Sequence[Tool],
     progress: ProgressHook,
     stop_requested: Callable[[], bool],
-    context_factory: Callable[[Settings, Store], CollectContext] | None,
+    new_context: Callable[[Settings, Store], CollectContext],
 ) -> SourceSummary:
     result = SourceSummary(source=source)
     collector = get_collector(source)
@@ -218,11 +234,7 @@ def _run_source(
     run_id = store.start_run(source)
     result.run_id = run_id
     bind_run(run_id, source)  # every log line of this source's run carries its run_id
-    ctx = (
-        context_factory(settings, store)
-        if context_factory
-        else CollectContext(settings=settings, state=store)
-    )
+    ctx = new_context(settings, store)
     ctx.stop_requested = stop_requested
     progress.source_started(source, len(todo))
     log.info("source started", extra={"source": source, "run_id": run_id, "tools": len(todo)})

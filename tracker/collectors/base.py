@@ -23,6 +23,7 @@ import httpx
 
 from tracker import __version__
 from tracker.catalog import Tool
+from tracker.clock import Clock, utc_now
 from tracker.config import Settings
 from tracker.errors import SourceUnreachableError, UpstreamError
 from tracker.records import RepoSnapshotRecord, ToolFailure, ToolOutcome
@@ -93,7 +94,7 @@ class CollectContext:
     state: WarehouseState
     requests: RequestCounter = field(default_factory=RequestCounter)
     sleep: Callable[[float], None] = time.sleep
-    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    now: Clock = utc_now
     # set by the runner when SIGTERM/SIGINT asks the run to stop after the current tool
     stop_requested: Callable[[], bool] = lambda: False
 

@@ -301,10 +301,10 @@ def _fail_message(response: ApiResponse, what: str) -> str:
     return f"{what}: HTTP {response.status} from {response.url.split('?')[0]}{message}"
 
 
-def _cache_record(response: ApiResponse) -> HttpCacheRecord | None:
+def _cache_record(response: ApiResponse, at: datetime) -> HttpCacheRecord | None:
     etag = response.headers.get("etag")
     modified = response.headers.get("last-modified")
-    return HttpCacheRecord(response.url, etag, modified) if etag or modified else None
+    return HttpCacheRecord(response.url, etag, modified, at) if etag or modified else None
 
 
 @register(SOURCE)
@@ -617,7 +617,7 @@ class GithubCollector:
             return None
         info = parse_repo(response.data, url=response.url)
         work.snapshots.append(self._snapshot(ctx, tool, info))
-        record = _cache_record(response)
+        record = _cache_record(response, ctx.now())
         if record is not None:
             work.http_cache.append(record)
         return info
@@ -646,7 +646,7 @@ class GithubCollector:
             if cursor is not None and _reached(found, cursor):
                 break
         work.releases.extend(found)  # all pages arrived: store them together
-        record = _cache_record(first) if first is not None else None
+        record = _cache_record(first, ctx.now()) if first is not None else None
         if record is not None:
             work.http_cache.append(record)
 
@@ -687,7 +687,7 @@ class GithubCollector:
             for week, total in sorted(weeks.items())
         )
         work.count("star_weeks", len(weeks))
-        record = _cache_record(first) if first is not None else None
+        record = _cache_record(first, ctx.now()) if first is not None else None
         if record is not None:
             work.http_cache.append(record)
         stars = work.snapshots[0].stars if work.snapshots else None

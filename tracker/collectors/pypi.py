@@ -215,7 +215,9 @@ class PypiCollector:
                 continue
             records.extend(project.releases)
             if fetched.etag or fetched.last_modified:
-                cache.append(HttpCacheRecord(fetched.url, fetched.etag, fetched.last_modified))
+                cache.append(
+                    HttpCacheRecord(fetched.url, fetched.etag, fetched.last_modified, ctx.now())
+                )
             empty += project.versions_without_files
             invalid += project.invalid_versions
         if errors and not records and not unchanged:

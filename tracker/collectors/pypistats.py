@@ -245,7 +245,7 @@ class PypistatsCollector:
                 errors.append(str(exc))
                 continue
             fetched += 1
-            fetched_ok = HttpCacheRecord(result.url, result.etag, result.last_modified)
+            fetched_ok = HttpCacheRecord(result.url, result.etag, result.last_modified, now)
             if result.payload is None:
                 cache.append(fetched_ok)
                 continue  # 304: nothing changed since the last fetch

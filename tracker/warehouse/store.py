@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
+from tracker.clock import Clock, naive_utc, utc_now
 from tracker.records import RepoSnapshotRecord, ToolBatch
 
 if TYPE_CHECKING:
@@ -25,14 +26,9 @@ if TYPE_CHECKING:
 
     from tracker.catalog import Catalog
 
-__all__ = ["RunRow", "SourceStatus", "Store", "utcnow"]
+__all__ = ["RunRow", "SourceStatus", "Store"]
 
 log = logging.getLogger(__name__)
-
-
-def utcnow() -> datetime:
-    """Return the current time as a naive UTC datetime (the warehouse's convention)."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _naive(value: datetime | None) -> datetime | None:
@@ -214,13 +210,18 @@ _SOURCE_ROWS = {
 class Store:
     """Reads and writes the warehouse through one DuckDB connection."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, clock: Clock = utc_now) -> None:
         self.con = con
+        # the run's clock (the collectors' CollectContext.now): stamps the run log and tools
+        self.clock = clock
+
+    def _now(self) -> datetime:
+        return naive_utc(self.clock())
 
     # ---- catalog ---------------------------------------------------------------------------
     def refresh_tools(self, catalog: Catalog) -> None:
         """Replace `tools` and `skills` with the catalog; tools that left it keep in_catalog=false."""
-        now = utcnow()
+        now = self._now()
         con = self.con
         con.execute("BEGIN TRANSACTION")
         try:
@@ -271,7 +272,7 @@ class Store:
         """Insert a 'running' row into `runs` and return its run_id."""
         row = self.con.execute(
             "INSERT INTO runs (started_at, source, status) VALUES (?, ?, 'running') RETURNING run_id",
-            [utcnow(), source],
+            [self._now(), source],
         ).fetchone()
         assert row is not None
         return int(row[0])
@@ -291,14 +292,14 @@ class Store:
         self.con.execute(
             "UPDATE runs SET finished_at = ?, status = ?, tools_ok = ?, tools_failed = ?,"
             " requests = ?, rows_written = ?, error = ? WHERE run_id = ?",
-            [utcnow(), status, tools_ok, tools_failed, requests, rows_written, error, run_id],
+            [self._now(), status, tools_ok, tools_failed, requests, rows_written, error, run_id],
         )
 
     def add_run_error(self, run_id: int, source: str, tool_id: str | None, error: str) -> None:
         """Record one error of a run (tool_id None: the whole source)."""
         self.con.execute(
             "INSERT INTO run_errors VALUES (?, ?, ?, ?, ?)",
-            [run_id, source, tool_id, error, utcnow()],
+            [run_id, source, tool_id, error, self._now()],
         )
 
     # ---- batches ---------------------------------------------------------------------------
@@ -326,7 +327,7 @@ class Store:
 
     def write_batch(self, batch: ToolBatch) -> int:
         """Store one tool's batch in one transaction; return the number of rows written."""
-        now = utcnow()
+        now = self._now()
         r, d, s, p, i, h = (
             batch.releases,
             batch.downloads,
@@ -406,7 +407,7 @@ class Store:
                     [x.url for x in h],
                     [x.etag for x in h],
                     [x.last_modified for x in h],
-                    [now] * len(h),
+                    [naive_utc(x.fetched_at) for x in h],
                 ],
             )
             con.execute("COMMIT")
