@@ -223,19 +223,23 @@ def report(
     ] = None,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait",
+            help="Seconds to wait for a running collect to release the DB (the report stores "
+            "its labels in tool_labels, so it takes the writer lock).",
+        ),
+    ] = 0.0,
 ) -> None:
-    """Write the trend report from the warehouse (exit 0, or 2 on a usage error)."""
-    from tracker.reports import write_report
-    from tracker.warehouse.db import open_db
+    """Write the trend report from the warehouse and store its labels in `tool_labels` /
+    `skill_labels` (exit 0, or 2 on a usage error)."""
+    from tracker.reports import run_report
 
     try:
         settings = _settings(db)
         when = _parse_date(as_of) if as_of else datetime.now(UTC).date()
-        con = open_db(settings.db_path, read_only=True)
-        try:
-            result = write_report(con, out, when)
-        finally:
-            con.close()
+        result = run_report(settings, out, when, wait)
     except TrackerError as exc:
         _fail(exc, as_json=as_json)
     except Exception as exc:  # noqa: BLE001 - DuckDB errors become one line; others re-raise

@@ -73,15 +73,9 @@ def write_scheduled_report(
     Holds the writer lock meanwhile, so a manual `tracker collect` (which opens the DuckDB file
     read-write) and the report never collide.
     """
-    from tracker.reports import write_report
-    from tracker.warehouse.db import WriterLock, open_db
+    from tracker.reports import run_report
 
-    with WriterLock(settings.db_path, wait_seconds=lock_wait):
-        con = open_db(settings.db_path)
-        try:
-            result = write_report(con, out_dir, as_of)
-        finally:
-            con.close()
+    result = run_report(settings, out_dir, as_of, lock_wait)
     return tuple(result.files)
 
 

@@ -158,11 +158,13 @@ class Synth:
         source: str = "pypi",
         title: str | None = None,
     ) -> None:
-        for i, at in enumerate(when):
-            self.con.execute(
-                "INSERT INTO releases VALUES (?, ?, ?, ?, ?, false, false, true, ?)",
-                [tool_id, source, tool_id, f"1.{i}.0", at, title],
-            )
+        if not when:
+            return
+        self.con.execute(
+            "INSERT INTO releases SELECT $1, $2, $1, '1.' || unnest($3) || '.0', unnest($4),"
+            " false, false, true, $5",
+            [tool_id, source, [str(i) for i in range(len(when))], list(when), title],
+        )
 
     def monthly_releases(self, tool_id: str, n_months: int, every: int = 1, **kw: Any) -> None:
         starts = month_starts(self.as_of, n_months)

@@ -39,7 +39,7 @@ def test_index_html_draws_every_chart_without_js_errors(landscape_db: Path, tmp_
     executable = _chromium()
     sync_api = pytest.importorskip("playwright.sync_api")
     out = tmp_path / "out"
-    con = open_db(landscape_db, read_only=True)
+    con = open_db(landscape_db)  # write mode: the report stores its labels
     try:
         write_report(con, out, AS_OF)
     finally:

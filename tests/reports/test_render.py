@@ -23,7 +23,7 @@ class _Tags(HTMLParser):
 
 
 def _write(db: Path, out: Path) -> None:
-    con = open_db(db, read_only=True)
+    con = open_db(db)  # write mode: the report stores its labels
     try:
         write_report(con, out, AS_OF)
     finally:
@@ -81,7 +81,7 @@ def test_json_carries_every_label_input_and_its_sql(landscape_db: Path, tmp_path
         assert t["label"] in ("rising", "declining", "stable", "dormant", "insufficient data")
         for m in t["metrics"].values():
             assert m["inputs"]["sql"] in data["sql"]["queries"]
-            for key in ("theil_sen_log_slope_per_period", "mann_kendall_p_relative", "yoy_ratio"):
+            for key in ("r", "rm", "rr", "baseline_r", "earlier_per_year", "window_end"):
                 assert key in m["inputs"]
     doubler = next(t for t in data["tools"] if t["tool_id"] == "doubler")
     assert doubler["label"] == "rising" and doubler["driver"] == "downloads"

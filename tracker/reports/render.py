@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tracker import __version__
+from tracker.clock import Clock, naive_utc, utc_now
 from tracker.reports import analytics as an
 
 if TYPE_CHECKING:
@@ -309,12 +310,15 @@ def _skill_charts(
 def _metric_cell(mt: an.MetricTrend | None) -> str:
     if mt is None:
         return '<span class="muted small">no data</span>'
-    rel = mt.inputs.get("growth_per_year_relative")
-    extra = (
-        f'<div class="small muted">{esc(_pct(rel))}/yr rel.</div>'
-        if rel is not None and mt.label != "insufficient data"
-        else ""
-    )
+    i = mt.inputs
+    extra = ""
+    if mt.label != "insufficient data":
+        extra = (
+            f'<div class="small muted" title="plain / typical period / vs the median tool">'
+            f"{esc(_pct(i.get('r')))} · {esc(_pct(i.get('rm')))} · {esc(_pct(i.get('rr')))}</div>"
+        )
+    if mt.confidence == "low" and mt.label in ("rising", "declining"):
+        extra += '<div class="small muted">low confidence</div>'
     return _badge(mt.label) + extra
 
 
@@ -348,33 +352,36 @@ def _tool_rows(tools: list[an.ToolTrend], colours: dict[str, str]) -> str:
 def _leaderboard(tools: list[an.ToolTrend], label: str) -> str:
     picked = [t for t in tools if t.label == label and t.driver]
 
-    def growth(t: an.ToolTrend) -> float:
-        g = t.metrics[t.driver or ""].inputs.get("growth_per_year_relative")
+    def change(t: an.ToolTrend) -> float:
+        i = t.metrics[t.driver or ""].inputs
+        g = i.get("rr") if i.get("rr") is not None else i.get("r")
         return float(g) if g is not None else 1.0
 
-    picked.sort(key=lambda t: -growth(t) if label == "rising" else growth(t))
+    # a label resting on release cadence alone (low confidence) never heads the list
+    picked.sort(
+        key=lambda t: (t.confidence == "low", -change(t) if label == "rising" else change(t))
+    )
     if not picked:
         return f"<p class='muted'>No tool is {esc(label)} on the evidence.</p>"
     rows = []
     for t in picked[:25]:
         assert t.driver is not None
         i = t.metrics[t.driver].inputs
+        low = " <span class='small muted'>(low confidence)</span>" if t.confidence == "low" else ""
         rows.append(
             "<tr>"
-            f"<td><b>{esc(t.name)}</b><div class='small muted'>{esc(t.skill_title)}</div></td>"
+            f"<td><b>{esc(t.name)}</b>{low}<div class='small muted'>{esc(t.skill_title)}</div></td>"
             f"<td>{esc(t.driver)}</td>"
-            f"<td class='num'>{esc(_pct(i['growth_per_year_relative']))}</td>"
-            f"<td class='num'>{esc(_pct(i['growth_per_year_raw']))}</td>"
-            f"<td class='num'>{_p(i['mann_kendall_p_relative'])}</td>"
-            f"<td class='num'>{esc(_pct(i['yoy_ratio']))}</td>"
-            f"<td class='num'>{esc(_pct(i['momentum_90d_ratio']))}</td>"
+            f"<td class='num'>{esc(_pct(i['r']))}</td>"
+            f"<td class='num'>{esc(_pct(i['rm']))}</td>"
+            f"<td class='num'>{esc(_pct(i['rr']))}</td>"
             f"<td class='small'>{esc(t.metrics[t.driver].reason)}</td>"
             "</tr>"
         )
     return (
-        "<table><thead><tr><th>tool</th><th>driven by</th><th class='num'>growth/yr vs median</th>"
-        "<th class='num'>raw growth/yr</th><th class='num'>MK p</th>"
-        "<th class='num'>last 12m vs prior 12m</th><th class='num'>90-day momentum</th>"
+        "<table><thead><tr><th>tool</th><th>driven by</th>"
+        "<th class='num'>year on year</th><th class='num'>typical period</th>"
+        "<th class='num'>vs the median tool</th>"
         "<th>evidence</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
     )
 
@@ -392,7 +399,7 @@ def _skills_table(a: an.Analysis) -> str:
         rows.append(
             "<tr>"
             f"<td><a href='#skill-{esc(s.skill)}'><b>{esc(s.title)}</b></a>"
-            f"<div class='small muted'>{esc(s.label)}</div></td>"
+            f"<div>{_badge(s.label)}</div><div class='small muted'>{esc(s.reason)}</div></td>"
             f"<td class='num'>{esc(_pct(g['downloads_growth']))}<div class='small muted'>"
             f"{esc(_pct(g['downloads_growth_relative']))} rel.</div></td>"
             f"<td class='num'>{esc(_pct(g['stars_growth']))}<div class='small muted'>"
@@ -444,8 +451,8 @@ def _html(a: an.Analysis) -> str:
     n_tracked = sum(t.trackable for t in a.tools)
     body.append(
         "<header class='top'><h1>Data-engineering and MLOps tool trends</h1>"
-        f"<p>As of {esc(a.as_of.isoformat())} · trend window: the {an.TREND_MONTHS} complete months "
-        f"before {esc(a.windows.cur_month.strftime('%B %Y'))} · tracker {esc(__version__)}</p></header><main>"
+        f"<p>As of {esc(a.as_of.isoformat())} · labels compare the last 12 months with the 12 "
+        f"before · tracker {esc(__version__)}</p></header><main>"
     )
     body.append(
         "<div class='kpis'>"
@@ -466,9 +473,10 @@ def _html(a: an.Analysis) -> str:
         + _leaderboard(a.tools, "rising")
         + "<h3>Declining</h3>"
         + _leaderboard(a.tools, "declining")
-        + "<p class='small muted'>Labels compare each tool with the median tracked tool "
-        "(Theil-Sen slope of log monthly values, Mann-Kendall test, single steps removed); "
-        "trends.json carries every input.</p></section>"
+        + "<p class='small muted'>Each label needs three readings of the last 12 months vs the "
+        "12 before to agree: plain, the typical month (spike-robust) and vs the median tracked "
+        "tool. A tool's own level shift is kept and flagged; labels resting on release cadence "
+        "alone are low confidence and listed last. trends.json carries every input.</p></section>"
     )
     for s in a.skills:
         skill_tools = [t for t in a.tools if t.skill == s.skill and t.trackable]
@@ -535,6 +543,7 @@ def _skill_sentence(s: an.SkillSummary) -> str:
             f"new stars {_pct(g['stars_growth'])} ({_pct(g['stars_growth_relative'])} relative)"
         )
     text = f"{s.title}: " + ("; ".join(bits) if bits else "not enough data to measure growth") + "."
+    text += f" Label: {s.label} ({s.reason})."
     if s.share_metric:
         if s.winners:
             text += (
@@ -563,11 +572,13 @@ def _markdown(a: an.Analysis) -> str:
     lines = [
         f"# Tool trends as of {a.as_of.isoformat()}",
         "",
-        f"Trend window: the {an.TREND_MONTHS} complete months before "
-        f"{a.windows.cur_month:%B %Y} (releases: {an.TREND_QUARTERS} quarters). Each label compares "
-        "the tool with the median tracked tool: a Theil-Sen slope of log monthly values, a "
-        f"Mann-Kendall test (p < {an.ALPHA}) and at least {_pct(an.MIN_EFFECT)}/yr relative growth "
-        "are needed to call a tool rising or declining; single steps are removed and flagged.",
+        "Each label compares the last 12 months with the 12 before in three readings: the plain "
+        "change, the change of the typical month (robust to one-off spikes) and the change "
+        "relative to the median tracked tool (the market's drift). A tool is rising or declining "
+        f"only when all three agree (rising: at least {_pct(an.RISE['r'])} plain and "
+        f"{_pct(an.RISE['rm'])} on the other two; declining: at most {_pct(an.FALL['r'])} and "
+        f"{_pct(an.FALL['rm'])}); a tool's own level shift is kept and flagged, never removed. "
+        "Labels resting on release cadence alone are low confidence.",
         "",
     ]
     if a.missing:
@@ -606,14 +617,18 @@ def _markdown(a: an.Analysis) -> str:
         lines += [f"- {e(_skill_sentence(s))}"]
     lines.append("")
     for label in ("rising", "declining"):
-        picked = [t for t in a.tools if t.label == label]
+        # a label resting on release cadence alone (low confidence) never heads the list
+        picked = sorted(
+            (t for t in a.tools if t.label == label), key=lambda t: t.confidence == "low"
+        )
         lines += [f"## {label.capitalize()} tools", ""]
         if not picked:
             lines += [f"No tool is {label} on the evidence.", ""]
             continue
         lines += ["| tool | skill | driven by | evidence |", "|---|---|---|---|"]
         for t in picked:
-            lines.append(f"| {e(t.name)} | {e(t.skill_title)} | {e(t.driver)} | {e(t.reason)} |")
+            driver = f"{t.driver} (low confidence)" if t.confidence == "low" else t.driver
+            lines.append(f"| {e(t.name)} | {e(t.skill_title)} | {e(driver)} | {e(t.reason)} |")
         lines.append("")
     lines += ["## All tools", ""]
     for s in a.skills:
@@ -666,17 +681,17 @@ def _json(a: an.Analysis) -> dict[str, Any]:
         "as_of": a.as_of.isoformat(),
         "tracker_version": __version__,
         "windows": {
-            "trend_months_end_before": a.windows.cur_month.isoformat(),
-            "trend_months": a.windows.months,
-            "trend_quarters_end_before": a.windows.cur_quarter.isoformat(),
-            "trend_quarters": a.windows.quarters,
+            "labels": "later 365 days vs the 365 before, ending at each metric's window_end",
+            "chart_months_end_before": a.windows.cur_month.isoformat(),
+            "share_quarters_end_before": a.windows.cur_quarter.isoformat(),
         },
         "thresholds": {
-            "alpha": an.ALPHA,
-            "min_effect_growth_per_year": an.MIN_EFFECT,
-            "min_points_monthly": an.MIN_POINTS_MONTHLY,
-            "min_points_quarterly": an.MIN_POINTS_QUARTERLY,
-            "min_volume": an.MIN_VOLUME,
+            "rising_at_least": an.RISE,
+            "declining_at_most": an.FALL,
+            "min_z_counts": an.MIN_Z,
+            "sub_windows_per_year": an.SUBS,
+            "min_known_share_of_year": an.MIN_KNOWN,
+            "min_volume_per_year": an.MIN_VOLUME,
             "min_coverage": an.MIN_COVERAGE,
             "min_baseline_tools": an.MIN_BASELINE_TOOLS,
             "step_factor": an.STEP_FACTOR,
@@ -693,6 +708,9 @@ def _json(a: an.Analysis) -> dict[str, Any]:
                 "skill": s.skill,
                 "title": s.title,
                 "label": s.label,
+                "driver": s.driver,
+                "reason": s.reason,
+                "metrics": s.metric_labels,
                 "share_metric": s.share_metric,
                 "growth": s.growth,
                 "counts": s.counts,
@@ -711,9 +729,15 @@ def _json(a: an.Analysis) -> dict[str, Any]:
                 "trackable": t.trackable,
                 "label": t.label,
                 "driver": t.driver,
+                "confidence": t.confidence,
                 "reason": t.reason,
                 "metrics": {
-                    m: {"label": mt.label, "reason": mt.reason, "inputs": mt.inputs}
+                    m: {
+                        "label": mt.label,
+                        "confidence": mt.confidence,
+                        "reason": mt.reason,
+                        "inputs": mt.inputs,
+                    }
                     for m, mt in t.metrics.items()
                 },
                 "flags": t.flags,
@@ -727,9 +751,25 @@ def _json(a: an.Analysis) -> dict[str, Any]:
     }
 
 
-def write_report(con: duckdb.DuckDBPyConnection, out_dir: Path, as_of: date) -> ReportResult:
-    """Write ``out_dir``/index.html, summary.md and trends.json for ``as_of`` (UTC date)."""
+def write_report(
+    con: duckdb.DuckDBPyConnection,
+    out_dir: Path,
+    as_of: date,
+    *,
+    clock: Clock = utc_now,
+    save_labels: bool = True,
+) -> ReportResult:
+    """Write ``out_dir``/index.html, summary.md and trends.json for ``as_of`` (UTC date).
+
+    With ``save_labels`` (the default) the labels also go to `tool_labels` / `skill_labels`:
+    ``con`` must then be a write connection held under the writer lock.
+    """
     analysis = an.analyse(con, as_of)
+    if save_labels:
+        from tracker.warehouse.labels import save_labels as save
+
+        tool_rows, skill_rows = an.label_rows(analysis)
+        save(con, as_of, tool_rows, skill_rows, naive_utc(clock()))
     out_dir.mkdir(parents=True, exist_ok=True)
     files = (out_dir / "index.html", out_dir / "summary.md", out_dir / "trends.json")
     files[0].write_text(_html(analysis), encoding="utf-8")

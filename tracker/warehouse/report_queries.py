@@ -7,6 +7,7 @@ TEMP tables (allowed on a read-only connection). Nothing here loops over rows in
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -112,117 +113,207 @@ WITH y AS (
 SELECT * FROM sized
 """
 
-# ---- step-adjusted log values: a single level shift does not become a trend -------------------
-_ADJ = """
-CREATE OR REPLACE TEMP TABLE _rpt_adj AS
-SELECT p.tool_id, p.metric, p.t, p.value,
-       ln(1 + greatest(p.value, 0))
-         - CASE WHEN s.step_t IS NOT NULL AND p.t >= s.step_t THEN s.step_log ELSE 0 END AS y
-FROM _rpt_points p
-LEFT JOIN _rpt_steps s USING (tool_id, metric)
-WHERE p.value IS NOT NULL
+# ---- the three readings: later 12 months vs earlier 12 months, per (tool, metric) -----------
+# Each metric becomes a daily rate: a star week's gain spread over its 7 days (weeks between a
+# tool's first and last complete week that are missing count as 0: the span is known), the
+# downloads of a day (all packages, ClickPy preferred; a day without a figure is unknown), and
+# releases on their day (known from the tool's first release on). The window ends at $end_<metric>
+# (the as-of date, or the newest stored data of that metric when it is older), the later year is
+# (end-365, end], the earlier year (end-730, end-365], each cut into $subs_<metric> equal
+# sub-windows (12 months; 4 quarters for releases).
+_DAILY = """
+CREATE OR REPLACE TEMP TABLE _rpt_daily AS
+WITH weeks AS (
+    SELECT tool_id, week_start, stars_added FROM star_history
+    WHERE week_start + 6 <= $as_of AND week_start > $end_stars - 737 AND week_start <= $end_stars
+), dl AS (
+    SELECT tool_id, day, sum(downloads) AS downloads FROM downloads_preferred
+    WHERE day > $end_downloads - 730 AND day <= $end_downloads GROUP BY ALL
+), rel AS (
+    SELECT tool_id, released_at::DATE AS day,
+           count(DISTINCT regexp_replace(lower(version), '^v', '')) AS n
+    FROM releases
+    WHERE released_at IS NOT NULL AND NOT is_prerelease AND NOT is_yanked
+      AND released_at < $end_releases + 1
+    GROUP BY ALL
+)
+SELECT w.tool_id, 'stars' AS metric, (w.week_start + r.k::INTEGER)::DATE AS day,
+       w.stars_added / 7.0 AS v
+FROM weeks w, range(7) r(k)
+WHERE w.week_start + r.k::INTEGER > $end_stars - 730 AND w.week_start + r.k::INTEGER <= $end_stars
+UNION ALL
+SELECT tool_id, 'downloads', day, downloads::DOUBLE FROM dl
+UNION ALL
+SELECT tool_id, 'releases', day, n::DOUBLE FROM rel
+WHERE day > $end_releases - 730 AND day <= $end_releases
 """
 
-_PAIRS = """
-CREATE OR REPLACE TEMP TABLE _rpt_pairs AS
-SELECT a.tool_id, a.metric, (b.y - a.y) AS dy, (b.t - a.t) AS dt
-FROM _rpt_adj a JOIN _rpt_adj b
-  ON a.tool_id = b.tool_id AND a.metric = b.metric AND a.t < b.t
+# sub-window bounds per metric, and the days of each that lie inside a tool's known span
+_SUBS = """
+CREATE OR REPLACE TEMP TABLE _rpt_subs AS
+WITH ends AS (
+    SELECT 'stars' AS metric, $end_stars::DATE AS e, $subs_m::INTEGER AS k
+    UNION ALL SELECT 'downloads', $end_downloads::DATE, $subs_m
+    UNION ALL SELECT 'releases', $end_releases::DATE, $subs_q
+), subs AS (  -- sub 0 is the oldest of the earlier year; sub k..2k-1 the later year
+    SELECT metric, e, k, s AS sub,
+           CASE WHEN s < k THEN e - 730 + ((s * 365) // k)::INTEGER
+                ELSE e - 365 + (((s - k) * 365) // k)::INTEGER END AS lo_excl,
+           CASE WHEN s < k THEN e - 730 + (((s + 1) * 365) // k)::INTEGER
+                ELSE e - 365 + (((s - k + 1) * 365) // k)::INTEGER END AS hi
+    FROM ends, range(2 * k) r(s0), LATERAL (SELECT s0::INTEGER AS s)
+)
+SELECT metric, e, k, sub, sub >= k AS later, lo_excl::DATE AS lo_excl, hi::DATE AS hi
+FROM subs
 """
 
-# ---- per (tool, metric): window sums, YoY, momentum, Theil-Sen slope, Mann-Kendall S ---------
-# recent = the last 12 months (4 quarters), prior = the 12 months (4 quarters) before.
-# momentum = the last 3 months (1 quarter) vs the 3 months (1 quarter) before: about 90 days.
+_SPANS = """
+CREATE OR REPLACE TEMP TABLE _rpt_spans AS
+SELECT tool_id, 'stars' AS metric, min(week_start) AS first_day, max(week_start) + 6 AS last_day
+FROM star_history WHERE week_start + 6 <= $as_of GROUP BY tool_id
+UNION ALL
+SELECT tool_id, 'releases', min(released_at)::DATE, $end_releases::DATE FROM releases
+WHERE released_at IS NOT NULL AND NOT is_prerelease AND NOT is_yanked GROUP BY tool_id
+"""
+
+_SUBAGG = """
+CREATE OR REPLACE TEMP TABLE _rpt_subagg AS
+WITH vals AS (
+    SELECT d.tool_id, d.metric, s.sub, s.later, sum(d.v) AS total, count(DISTINCT d.day) AS days
+    FROM _rpt_daily d JOIN _rpt_subs s
+      ON s.metric = d.metric AND d.day > s.lo_excl AND d.day <= s.hi
+    WHERE d.day IS NOT NULL
+    GROUP BY ALL
+), grid AS (  -- every (tool, metric, sub) of a tool with data in the window
+    SELECT DISTINCT d.tool_id, d.metric, s.sub, s.later, s.lo_excl, s.hi
+    FROM (SELECT DISTINCT tool_id, metric FROM _rpt_daily WHERE day IS NOT NULL) d
+    JOIN _rpt_subs s USING (metric)
+)
+SELECT g.tool_id, g.metric, g.sub, g.later, g.hi - g.lo_excl AS length,
+       coalesce(v.total, 0) AS total,
+       CASE WHEN g.metric = 'downloads' THEN coalesce(v.days, 0)
+            ELSE greatest(0, least(g.hi, sp.last_day) - greatest(g.lo_excl + 1, sp.first_day) + 1)
+       END AS known
+FROM grid g
+LEFT JOIN vals v USING (tool_id, metric, sub)
+LEFT JOIN _rpt_spans sp USING (tool_id, metric)
+"""
+
+_READINGS = """
+CREATE OR REPLACE TEMP TABLE _rpt_readings AS
+WITH sub AS (  -- a sub-window counts when at least half of it is known
+    SELECT *, total / nullif(known, 0) AS rate, known * 2 >= length AS usable FROM _rpt_subagg
+), yr AS (
+    SELECT tool_id, metric,
+           sum(total) FILTER (WHERE NOT later) AS earlier_total,
+           sum(known) FILTER (WHERE NOT later) AS earlier_known,
+           sum(length) FILTER (WHERE NOT later) AS earlier_length,
+           sum(total) FILTER (WHERE later) AS later_total,
+           sum(known) FILTER (WHERE later) AS later_known,
+           sum(length) FILTER (WHERE later) AS later_length,
+           median(rate) FILTER (WHERE NOT later AND usable) AS earlier_median,
+           median(rate) FILTER (WHERE later AND usable) AS later_median,
+           count(*) FILTER (WHERE NOT later AND usable) AS earlier_subs,
+           count(*) FILTER (WHERE later AND usable) AS later_subs,
+           max(k) AS k
+    FROM sub JOIN (SELECT DISTINCT metric, k FROM _rpt_subs) USING (metric)
+    GROUP BY ALL
+)
+SELECT tool_id, metric, k AS subs_per_year,
+       earlier_total, later_total, earlier_known, later_known, earlier_length, later_length,
+       earlier_subs, later_subs,
+       -- per-year volume at the known rate (what a whole year would hold)
+       365.0 * earlier_total / nullif(earlier_known, 0) AS earlier_volume,
+       365.0 * later_total / nullif(later_known, 0) AS later_volume,
+       (later_total / nullif(later_known, 0)) / nullif(earlier_total / nullif(earlier_known, 0), 0)
+         AS r,
+       later_median / nullif(earlier_median, 0) AS rm,
+       earlier_median, later_median
+FROM yr
+"""
+
+# the baseline of each metric: the median plain ratio of the tools that can be judged
+_BASELINE = """
+CREATE OR REPLACE TEMP TABLE _rpt_baseline AS
+SELECT metric, count(r) AS n_tools, median(r) AS median_r
+FROM _rpt_readings
+WHERE r IS NOT NULL AND earlier_known >= $min_known * earlier_length
+  AND later_known >= $min_known * later_length
+  AND earlier_volume >= CASE metric WHEN 'stars' THEN $min_volume_stars
+                                    WHEN 'downloads' THEN $min_volume_downloads
+                                    ELSE $min_volume_releases END
+GROUP BY metric
+"""
+
+# ---- flags: spikes, gaps and estimates from the monthly points of the window -----------------
 _STATS = """
 CREATE OR REPLACE TEMP TABLE _rpt_stats AS
-WITH pts AS (
-    SELECT p.*,
-           CASE WHEN metric = 'releases' THEN $quarters ELSE $months END AS n_win,
-           CASE WHEN metric = 'releases' THEN 4 ELSE 12 END AS yr,
-           CASE WHEN metric = 'releases' THEN 1 ELSE 3 END AS mo
-    FROM _rpt_points p
-), agg AS (
+WITH agg AS (
     SELECT tool_id, metric,
            count(value) AS n_points,
-           sum(value) AS volume,
            min(period) FILTER (WHERE value IS NOT NULL) AS first_period,
            min(t) FILTER (WHERE value IS NOT NULL) AS first_t,
-           avg(value) FILTER (WHERE t >= n_win - yr) AS recent_avg,
-           count(value) FILTER (WHERE t >= n_win - yr) AS recent_n,
-           avg(value) FILTER (WHERE t >= n_win - 2 * yr AND t < n_win - yr) AS prior_avg,
-           count(value) FILTER (WHERE t >= n_win - 2 * yr AND t < n_win - yr) AS prior_n,
-           avg(value) FILTER (WHERE t >= n_win - mo) AS mom_recent,
-           avg(value) FILTER (WHERE t >= n_win - 2 * mo AND t < n_win - mo) AS mom_prior,
            count(*) FILTER (WHERE estimate) AS estimate_periods,
            max(value) AS max_value,
            arg_max(period, value) AS max_period,
            median(value) AS median_value
-    FROM pts GROUP BY ALL
+    FROM _rpt_points GROUP BY ALL
 ), gaps AS (
     SELECT p.tool_id, p.metric, count(*) AS gap_periods
     FROM _rpt_points p JOIN agg a USING (tool_id, metric)
     WHERE p.value IS NULL AND p.t > a.first_t GROUP BY ALL
-), slope AS (
-    SELECT tool_id, metric, median(dy / dt) AS slope, sum(sign(dy)) AS mk_s_raw
-    FROM _rpt_pairs GROUP BY ALL
-), ties AS (
-    SELECT tool_id, metric, sum(k * (k - 1) * (2 * k + 5)) AS tie_term
-    FROM (SELECT tool_id, metric, count(*) AS k FROM _rpt_adj
-          GROUP BY tool_id, metric, round(y, 9) HAVING count(*) > 1)
-    GROUP BY ALL
 )
-SELECT a.*, coalesce(g.gap_periods, 0) AS gap_periods,
-       a.recent_avg / nullif(a.prior_avg, 0) AS yoy,
-       a.mom_recent / nullif(a.mom_prior, 0) AS momentum,
-       s.slope, s.mk_s_raw, coalesce(ti.tie_term, 0) AS tie_term_raw,
-       st.step_period, exp(st.step_log) AS step_ratio,
-       a.n_points >= CASE WHEN a.metric = 'releases' THEN $min_points_q ELSE $min_points_m END
-         AND coalesce(a.volume, 0) >= CASE a.metric WHEN 'stars' THEN $min_volume_stars
-                                                 WHEN 'downloads' THEN $min_volume_downloads
-                                                 ELSE $min_volume_releases END
-         AS eligible
+SELECT a.*, coalesce(g.gap_periods, 0) AS gap_periods, st.step_period,
+       exp(st.step_log) AS step_ratio
 FROM agg a
 LEFT JOIN gaps g USING (tool_id, metric)
-LEFT JOIN slope s USING (tool_id, metric)
-LEFT JOIN ties ti USING (tool_id, metric)
 LEFT JOIN _rpt_steps st USING (tool_id, metric)
 """
 
-# ---- the baseline: median slope and median YoY of every eligible tool, per metric ------------
-_BASELINE = """
-CREATE OR REPLACE TEMP TABLE _rpt_baseline AS
-SELECT metric, count(*) AS n_tools,
-       median(slope) AS median_slope_all, median(yoy) AS median_yoy_all,
-       CASE WHEN count(*) >= $min_baseline_tools THEN median(slope) ELSE 0 END AS baseline_slope,
-       CASE WHEN count(*) >= $min_baseline_tools THEN median(yoy) ELSE 1 END AS baseline_yoy
-FROM _rpt_stats WHERE eligible GROUP BY metric
+_METRIC_STATS = """
+SELECT rd.tool_id, rd.metric, rd.subs_per_year, rd.earlier_volume, rd.later_volume,
+       rd.earlier_known, rd.earlier_length, rd.later_known, rd.later_length,
+       rd.earlier_subs, rd.later_subs, rd.earlier_total, rd.later_total,
+       rd.r, rd.rm, rd.earlier_median, rd.later_median,
+       b.median_r AS baseline_r, coalesce(b.n_tools, 0) AS baseline_tools,
+       st.first_period, st.estimate_periods, st.gap_periods, st.max_value, st.max_period,
+       st.median_value, st.step_period, st.step_ratio,
+       CASE rd.metric WHEN 'stars' THEN $end_stars WHEN 'downloads' THEN $end_downloads
+                      ELSE $end_releases END AS window_end
+FROM _rpt_readings rd
+LEFT JOIN _rpt_baseline b USING (metric)
+LEFT JOIN _rpt_stats st USING (tool_id, metric)
+ORDER BY rd.tool_id, rd.metric
 """
 
-# ---- Mann-Kendall S against the baseline trend: signs of (dy - baseline * dt) ----------------
-_RELATIVE = """
-WITH rel AS (
-    SELECT p.tool_id, p.metric, sum(sign(p.dy - b.baseline_slope * p.dt)) AS mk_s_rel
-    FROM _rpt_pairs p JOIN _rpt_baseline b USING (metric) GROUP BY ALL
-), rel_ties AS (
-    SELECT tool_id, metric, sum(k * (k - 1) * (2 * k + 5)) AS tie_term
-    FROM (SELECT a.tool_id, a.metric, count(*) AS k FROM _rpt_adj a
-          JOIN _rpt_baseline b USING (metric)
-          GROUP BY a.tool_id, a.metric, round(a.y - b.baseline_slope * a.t, 9)
-          HAVING count(*) > 1)
+# skills: the summed series of the skill's judged tools (_rpt_judged, filled by the analysis)
+_SKILL_READINGS = """
+WITH sub AS (
+    SELECT t.skill, a.metric, a.sub, a.later, sum(a.total / nullif(a.known, 0)) AS rate
+    FROM _rpt_subagg a JOIN _rpt_judged j USING (tool_id, metric) JOIN tools t USING (tool_id)
+    WHERE a.known * 2 >= a.length
     GROUP BY ALL
+), yr AS (
+    SELECT t.skill, r.metric, count(*) AS tools, sum(r.earlier_volume) AS earlier,
+           sum(r.later_volume) AS later
+    FROM _rpt_readings r JOIN _rpt_judged j USING (tool_id, metric) JOIN tools t USING (tool_id)
+    GROUP BY ALL
+), med AS (
+    SELECT skill, metric, median(rate) FILTER (WHERE NOT later) AS earlier_median,
+           median(rate) FILTER (WHERE later) AS later_median
+    FROM sub GROUP BY ALL
 )
-SELECT s.tool_id, s.metric, s.n_points, s.volume, s.first_period, s.recent_avg, s.recent_n,
-       s.prior_avg, s.prior_n, s.mom_recent, s.mom_prior, s.yoy, s.momentum,
-       s.estimate_periods, s.gap_periods, s.max_value, s.max_period, s.median_value,
-       s.slope, s.mk_s_raw, s.tie_term_raw, r.mk_s_rel, coalesce(rt.tie_term, 0) AS tie_term_rel,
-       s.step_period, s.step_ratio, s.eligible,
-       coalesce(b.baseline_slope, 0) AS baseline_slope, coalesce(b.baseline_yoy, 1) AS baseline_yoy,
-       coalesce(b.n_tools, 0) AS baseline_tools
-FROM _rpt_stats s
-LEFT JOIN rel r USING (tool_id, metric)
-LEFT JOIN rel_ties rt USING (tool_id, metric)
-LEFT JOIN _rpt_baseline b USING (metric)
-ORDER BY s.tool_id, s.metric
+SELECT yr.skill, yr.metric, yr.tools, yr.earlier, yr.later, med.earlier_median, med.later_median
+FROM yr LEFT JOIN med USING (skill, metric) ORDER BY yr.skill, yr.metric
+"""
+
+# the newest stored data of each metric (the window ends there when the as-of date is later)
+_DATA_ENDS = """
+SELECT (SELECT max(week_start) + 6 FROM star_history WHERE week_start + 6 <= $as_of) AS stars,
+       (SELECT max(day) FROM downloads_daily WHERE day <= $as_of) AS downloads,
+       (SELECT max(released_at)::DATE FROM releases WHERE released_at < $as_of_next) AS releases,
+       (SELECT max(finished_at)::DATE FROM runs WHERE status IN ('ok', 'partial')
+          AND source IN ('pypi', 'github', 'apache') AND started_at < $as_of_next) AS releases_run
 """
 
 _TOOLS = """
@@ -398,11 +489,16 @@ _CHART_RANKS = "SELECT skill, tool_id, rank FROM _rpt_rank WHERE rank <= $top_n 
 QUERIES: dict[str, str] = {
     "points": _POINTS,
     "steps": _STEPS,
-    "adjusted": _ADJ,
-    "pairs": _PAIRS,
     "stats": _STATS,
+    "daily": _DAILY,
+    "subs": _SUBS,
+    "spans": _SPANS,
+    "subagg": _SUBAGG,
+    "readings": _READINGS,
     "baseline": _BASELINE,
-    "metric_stats": _RELATIVE,
+    "metric_stats": _METRIC_STATS,
+    "data_ends": _DATA_ENDS,
+    "skill_readings": _SKILL_READINGS,
     "tools": _TOOLS,
     "table_rows": _TABLE_ROWS,
     "sources": _SOURCES,
@@ -417,12 +513,16 @@ QUERIES: dict[str, str] = {
 
 
 def _params(sql: str, params: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in params.items() if f"${k}" in sql}
+    used = set(re.findall(r"\$([A-Za-z_][A-Za-z0-9_]*)", sql))
+    return {k: v for k, v in params.items() if k in used}
 
 
 def prepare_metric_stats(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> None:
     """Build the TEMP tables of the per (tool, metric) statistics (points .. baseline)."""
-    for name in ("points", "steps", "adjusted", "pairs", "stats", "baseline", "chart_rank"):
+    for name in (
+        "points", "steps", "stats", "daily", "subs", "spans", "subagg", "readings", "baseline",
+        "chart_rank",
+    ):  # fmt: skip
         sql = QUERIES[name]
         con.execute(sql, _params(sql, params))
 
