@@ -121,50 +121,18 @@ SELECT * FROM sized
 # (the as-of date, or the newest stored data of that metric when it is older), the later year is
 # (end-365, end], the earlier year (end-730, end-365], each cut into $subs_<metric> equal
 # sub-windows (12 months; 4 quarters for releases).
-_DAILY = """
-CREATE OR REPLACE TEMP TABLE _rpt_daily AS
-WITH weeks AS (
-    SELECT tool_id, week_start, stars_added FROM star_history
-    WHERE week_start + 6 <= $as_of AND week_start > $end_stars - 737 AND week_start <= $end_stars
-), dl AS (
-    SELECT tool_id, day, sum(downloads) AS downloads FROM downloads_preferred
-    WHERE day > $end_downloads - 730 AND day <= $end_downloads GROUP BY ALL
-), rel AS (
-    SELECT tool_id, released_at::DATE AS day,
-           count(DISTINCT regexp_replace(lower(version), '^v', '')) AS n
-    FROM releases
-    WHERE released_at IS NOT NULL AND NOT is_prerelease AND NOT is_yanked
-      AND released_at < $end_releases + 1
-    GROUP BY ALL
-)
-SELECT w.tool_id, 'stars' AS metric, (w.week_start + r.k::INTEGER)::DATE AS day,
-       w.stars_added / 7.0 AS v
-FROM weeks w, range(7) r(k)
-WHERE w.week_start + r.k::INTEGER > $end_stars - 730 AND w.week_start + r.k::INTEGER <= $end_stars
-UNION ALL
-SELECT tool_id, 'downloads', day, downloads::DOUBLE FROM dl
-UNION ALL
-SELECT tool_id, 'releases', day, n::DOUBLE FROM rel
-WHERE day > $end_releases - 730 AND day <= $end_releases
-"""
-
-# sub-window bounds per metric, and the days of each that lie inside a tool's known span
 _SUBS = """
 CREATE OR REPLACE TEMP TABLE _rpt_subs AS
 WITH ends AS (
     SELECT 'stars' AS metric, $end_stars::DATE AS e, $subs_m::INTEGER AS k
-    UNION ALL SELECT 'downloads', $end_downloads::DATE, $subs_m
-    UNION ALL SELECT 'releases', $end_releases::DATE, $subs_q
-), subs AS (  -- sub 0 is the oldest of the earlier year; sub k..2k-1 the later year
-    SELECT metric, e, k, s AS sub,
-           CASE WHEN s < k THEN e - 730 + ((s * 365) // k)::INTEGER
-                ELSE e - 365 + (((s - k) * 365) // k)::INTEGER END AS lo_excl,
-           CASE WHEN s < k THEN e - 730 + (((s + 1) * 365) // k)::INTEGER
-                ELSE e - 365 + (((s - k + 1) * 365) // k)::INTEGER END AS hi
-    FROM ends, range(2 * k) r(s0), LATERAL (SELECT s0::INTEGER AS s)
+    UNION ALL SELECT 'downloads', $end_downloads::DATE, $subs_m::INTEGER
+    UNION ALL SELECT 'releases', $end_releases::DATE, $subs_q::INTEGER
+), days AS (  -- o = day offset in the two years (0 = the oldest day, e - 729)
+    SELECT metric, e, k, o::INTEGER AS o FROM ends, range(730) r(o)
 )
-SELECT metric, e, k, sub, sub >= k AS later, lo_excl::DATE AS lo_excl, hi::DATE AS hi
-FROM subs
+SELECT metric, e, k, o >= 365 AS later, ((o % 365) * k) // 365 AS sub,
+       (e - 729 + min(o))::DATE AS lo, (e - 729 + max(o))::DATE AS hi, count(*) AS length
+FROM days GROUP BY metric, e, k, later, sub
 """
 
 _SPANS = """
@@ -176,26 +144,46 @@ SELECT tool_id, 'releases', min(released_at)::DATE, $end_releases::DATE FROM rel
 WHERE released_at IS NOT NULL AND NOT is_prerelease AND NOT is_yanked GROUP BY tool_id
 """
 
+# Per (tool, metric, year, sub-window): the total and the days known. Stars: the weeks between a
+# tool's first and last complete week are known (a missing week is 0); downloads: the days with
+# a figure; releases: the days since the tool's first release.
 _SUBAGG = """
 CREATE OR REPLACE TEMP TABLE _rpt_subagg AS
-WITH vals AS (
-    SELECT d.tool_id, d.metric, s.sub, s.later, sum(d.v) AS total, count(DISTINCT d.day) AS days
-    FROM _rpt_daily d JOIN _rpt_subs s
-      ON s.metric = d.metric AND d.day > s.lo_excl AND d.day <= s.hi
-    WHERE d.day IS NOT NULL
+WITH pts AS (
+    SELECT tool_id, 'stars' AS metric, (week_start + r.k::INTEGER) AS day,
+           stars_added / 7.0 AS v
+    FROM star_history, range(7) r(k)
+    WHERE week_start + 6 <= $as_of AND week_start > $end_stars - 736 AND week_start <= $end_stars
+    UNION ALL
+    SELECT tool_id, 'downloads', day, sum(downloads)::DOUBLE FROM downloads_preferred
+    WHERE day > $end_downloads - 730 AND day <= $end_downloads GROUP BY ALL
+    UNION ALL
+    SELECT tool_id, 'releases', released_at::DATE,
+           count(DISTINCT regexp_replace(lower(version), '^v', ''))::DOUBLE
+    FROM releases
+    WHERE released_at IS NOT NULL AND NOT is_prerelease AND NOT is_yanked
+      AND released_at::DATE > $end_releases - 730 AND released_at::DATE <= $end_releases
     GROUP BY ALL
-), grid AS (  -- every (tool, metric, sub) of a tool with data in the window
-    SELECT DISTINCT d.tool_id, d.metric, s.sub, s.later, s.lo_excl, s.hi
-    FROM (SELECT DISTINCT tool_id, metric FROM _rpt_daily WHERE day IS NOT NULL) d
+), ends AS (SELECT DISTINCT metric, e, k FROM _rpt_subs),
+vals AS (
+    SELECT p.tool_id, p.metric, datediff('day', e.e - 729, p.day) AS o, p.v, e.k
+    FROM pts p JOIN ends e USING (metric)
+    WHERE p.day > e.e - 730 AND p.day <= e.e
+), agg AS (
+    SELECT tool_id, metric, o >= 365 AS later, ((o % 365) * k) // 365 AS sub,
+           sum(v) AS total, count(*) AS days
+    FROM vals GROUP BY ALL
+), grid AS (  -- every sub-window of a tool with data in the window
+    SELECT t.tool_id, s.* FROM (SELECT DISTINCT tool_id, metric FROM agg) t
     JOIN _rpt_subs s USING (metric)
 )
-SELECT g.tool_id, g.metric, g.sub, g.later, g.hi - g.lo_excl AS length,
-       coalesce(v.total, 0) AS total,
-       CASE WHEN g.metric = 'downloads' THEN coalesce(v.days, 0)
-            ELSE greatest(0, least(g.hi, sp.last_day) - greatest(g.lo_excl + 1, sp.first_day) + 1)
+SELECT g.tool_id, g.metric, g.sub, g.later, g.length, coalesce(a.total, 0) AS total,
+       CASE WHEN g.metric = 'downloads' THEN coalesce(a.days, 0)
+            ELSE greatest(0, datediff('day', greatest(g.lo, sp.first_day),
+                                       least(g.hi, sp.last_day)) + 1)
        END AS known
 FROM grid g
-LEFT JOIN vals v USING (tool_id, metric, sub)
+LEFT JOIN agg a USING (tool_id, metric, later, sub)
 LEFT JOIN _rpt_spans sp USING (tool_id, metric)
 """
 
@@ -490,7 +478,6 @@ QUERIES: dict[str, str] = {
     "points": _POINTS,
     "steps": _STEPS,
     "stats": _STATS,
-    "daily": _DAILY,
     "subs": _SUBS,
     "spans": _SPANS,
     "subagg": _SUBAGG,
@@ -520,7 +507,7 @@ def _params(sql: str, params: dict[str, Any]) -> dict[str, Any]:
 def prepare_metric_stats(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> None:
     """Build the TEMP tables of the per (tool, metric) statistics (points .. baseline)."""
     for name in (
-        "points", "steps", "stats", "daily", "subs", "spans", "subagg", "readings", "baseline",
+        "points", "steps", "stats", "subs", "spans", "subagg", "readings", "baseline",
         "chart_rank",
     ):  # fmt: skip
         sql = QUERIES[name]
