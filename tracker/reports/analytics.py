@@ -45,6 +45,7 @@ MIN_KNOWN = 0.25  # each year must be known (data, or a known span) on a quarter
 MIN_VOLUME = {"stars": 24.0, "downloads": 3600.0, "releases": 4.0}  # per year, the earlier year
 MIN_BASELINE_TOOLS = 5  # judged tools needed before the median tool becomes the baseline
 RATIO_CAP = 100.0  # a median that grows from 0 reads as x100
+MIN_SKILL_BACKING = 1 / 3  # a skill's label needs tools of that label holding a third of it
 LOW_CONFIDENCE = frozenset({"releases"})  # maintenance, not use: never heads "declining" alone
 TREND_MONTHS = 24  # monthly points behind the flags (steps, spikes, gaps) and charts
 TREND_QUARTERS = 8
@@ -782,8 +783,13 @@ def _skill_labels(
         }
         share = {lab: sum(vol[t.tool_id] for t in ts) / total for lab, ts in backing.items()}
         title = METRIC_TITLES[metric]
-        if label in ("rising", "declining") and share[label] < share[_OPPOSITE[label]]:
-            clauses = [f"the skill's sum says {label}, but its {_OPPOSITE[label]} tools weigh more"]
+        if label in ("rising", "declining") and (
+            share[label] < MIN_SKILL_BACKING or share[label] <= share[_OPPOSITE[label]]
+        ):
+            clauses = [
+                f"the skill's sum says {label}, but its {label} tools hold only "
+                f"{share[label] * 100:.0f} % of its volume"
+            ]
             label = "stable"
         reason = f"{title}: {_pct(r)} year on year"
         reason += f", {_pct(rr)} vs the median tool" if rr is not None else ""
