@@ -466,6 +466,10 @@ def analyse(con: duckdb.DuckDBPyConnection, as_of: date) -> Analysis:
         "top_n": TOP_N,
         "chart_start": _add_months(cur_month, -CHART_MONTHS),
         "share_start": _add_months(cur_quarter, -3 * SHARE_QUARTERS),
+        "floor_month": min(
+            _add_months(cur_month, -max(CHART_MONTHS, TREND_MONTHS)),
+            _add_months(cur_quarter, -max(3 * SHARE_QUARTERS, 24)),
+        ),
     }
     rq.prepare_metric_stats(con, params)
     cols = [

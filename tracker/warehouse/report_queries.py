@@ -33,10 +33,19 @@ class Windows:
 # value NULL = unknown (before the tool's first data, a download month with too few days, or after
 # the newest star week); 0 = a known zero. Downloads use the month's estimate scaled from its
 # covered days; a month covered on fewer than $min_coverage of its days is a gap (NULL).
+# ---- one read of the views: the months the report looks at, materialised once ---------------
+# tool_trends (monthly_metrics with the tool's skill and shares) for the months from $floor_month
+# (the oldest month any chart or window needs) to the last complete month; every monthly query
+# below reads this table instead of scanning the views (and downloads_daily) again.
+_MONTHLY = """
+CREATE OR REPLACE TEMP TABLE _rpt_monthly AS
+SELECT * FROM tool_trends WHERE month >= $floor_month AND month < $cur_month
+"""
+
 _POINTS = """
 CREATE OR REPLACE TEMP TABLE _rpt_points AS
 WITH mm AS (
-    SELECT * FROM monthly_metrics WHERE month < $cur_month
+    SELECT * FROM _rpt_monthly
 ), star_span AS (
     SELECT tool_id, min(month) AS s_first, max(month) AS s_last
     FROM mm WHERE stars_added IS NOT NULL GROUP BY tool_id
@@ -390,7 +399,7 @@ _SKILL_SHARES = """
 WITH tq AS (
     SELECT skill, tool_id, month >= $recent_start AS recent,
            sum(stars_added) AS stars, sum(downloads_est) AS downloads
-    FROM tool_trends WHERE month >= $prior_start AND month < $cur_quarter GROUP BY ALL
+    FROM _rpt_monthly WHERE month >= $prior_start AND month < $cur_quarter GROUP BY ALL
 ), sh AS (
     SELECT *, stars / nullif(sum(stars) OVER (PARTITION BY skill, recent), 0) AS stars_share,
            downloads / nullif(sum(downloads) OVER (PARTITION BY skill, recent), 0) AS dl_share
@@ -411,7 +420,7 @@ _SKILL_GROWTH = """
 WITH s AS (
     SELECT skill, month >= $recent_start AS recent, sum(stars_added) AS stars,
            sum(downloads_est) AS downloads, sum(releases) AS releases
-    FROM skill_trends WHERE month >= $prior_start AND month < $cur_quarter GROUP BY ALL
+    FROM _rpt_monthly WHERE month >= $prior_start AND month < $cur_quarter GROUP BY ALL
 ), g AS (
     SELECT skill,
            max(stars) FILTER (WHERE recent) AS stars_recent,
@@ -434,7 +443,7 @@ _CHART_RANK = """
 CREATE OR REPLACE TEMP TABLE _rpt_rank AS
 WITH recent AS (
     SELECT skill, tool_id, sum(stars_added) AS stars, sum(downloads_est) AS downloads
-    FROM tool_trends WHERE month >= $cur_month - INTERVAL 12 MONTH AND month < $cur_month
+    FROM _rpt_monthly WHERE month >= $cur_month - INTERVAL 12 MONTH AND month < $cur_month
     GROUP BY ALL
 ), sh AS (
     SELECT skill, tool_id,
@@ -452,7 +461,7 @@ _CHART_MONTHLY = """
 SELECT t.skill, CASE WHEN r.rank <= $top_n THEN t.tool_id ELSE '' END AS series, t.month,
        sum(t.stars_added) AS stars, sum(t.downloads_est) AS downloads,
        sum(t.releases) AS releases
-FROM tool_trends t LEFT JOIN _rpt_rank r USING (skill, tool_id)
+FROM _rpt_monthly t LEFT JOIN _rpt_rank r USING (skill, tool_id)
 WHERE t.month >= $chart_start AND t.month < $cur_month
 GROUP BY ALL ORDER BY t.skill, series, t.month
 """
@@ -462,7 +471,7 @@ WITH q AS (
     SELECT t.skill, CASE WHEN r.rank <= $top_n THEN t.tool_id ELSE '' END AS series,
            date_trunc('quarter', t.month)::DATE AS quarter,
            sum(t.stars_added) AS stars, sum(t.downloads_est) AS downloads
-    FROM tool_trends t LEFT JOIN _rpt_rank r USING (skill, tool_id)
+    FROM _rpt_monthly t LEFT JOIN _rpt_rank r USING (skill, tool_id)
     WHERE t.month >= $share_start AND t.month < $cur_quarter
     GROUP BY ALL
 )
@@ -475,6 +484,7 @@ FROM q ORDER BY skill, series, quarter
 _CHART_RANKS = "SELECT skill, tool_id, rank FROM _rpt_rank WHERE rank <= $top_n ORDER BY ALL"
 
 QUERIES: dict[str, str] = {
+    "monthly": _MONTHLY,
     "points": _POINTS,
     "steps": _STEPS,
     "stats": _STATS,
@@ -507,7 +517,7 @@ def _params(sql: str, params: dict[str, Any]) -> dict[str, Any]:
 def prepare_metric_stats(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> None:
     """Build the TEMP tables of the per (tool, metric) statistics (points .. baseline)."""
     for name in (
-        "points", "steps", "stats", "subs", "spans", "subagg", "readings", "baseline",
+        "monthly", "points", "steps", "stats", "subs", "spans", "subagg", "readings", "baseline",
         "chart_rank",
     ):  # fmt: skip
         sql = QUERIES[name]
