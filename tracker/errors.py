@@ -72,7 +72,31 @@ class UpstreamError(TrackerError):
 
 
 class SourceUnreachableError(UpstreamError):
-    """The upstream host cannot be reached (DNS, connection refused, timeouts)."""
+    """The upstream host cannot be reached (DNS, connection refused, timeouts).
+
+    One wording for every source, naming the URL of the tool it is reported for:
+    ``<source> unreachable (<cause>): <url>``; ``requested=False`` when that URL was not asked
+    for because an earlier request of the same source could not connect. A tool's error is
+    ``not collected: `` + this text (``not_collected``).
+    """
+
+    def __init__(self, cause: str, *, source: str, url: str, requested: bool = True):
+        self.source = source
+        self.url = url
+        self.status = None
+        self.cause = cause
+        self.requested = requested
+        self.reason = cause if requested else f"{cause}; not tried after the first failure"
+        TrackerError.__init__(self, f"{source} unreachable ({self.reason}): {url}")
+
+    def for_url(self, url: str, *, requested: bool = False) -> SourceUnreachableError:
+        """Return the same failure reported for another URL (by default: one not asked for)."""
+        return SourceUnreachableError(self.cause, source=self.source, url=url, requested=requested)
+
+    @property
+    def not_collected(self) -> str:
+        """Return the error line of a tool that was not collected because of this failure."""
+        return f"not collected: {self}"
 
 
 class RateLimitedError(UpstreamError):
