@@ -498,12 +498,16 @@ class Store:
         last_run = RunRow(*row) if row else None
         rows_sql = _SOURCE_ROWS.get(source)
         rows_row = con.execute(rows_sql).fetchone() if rows_sql else None
-        # stale: tools whose latest error in this source is newer than their latest success
+        # stale: tools whose latest error in this source is newer than their latest success.
+        # An interrupted run is neither: its "not collected: stop requested" tools keep the
+        # freshness of the last success, like the source does.
         stale = con.execute(
             """
             WITH last_err AS (
                 SELECT e.tool_id, max(r.started_at) AS at FROM run_errors e
-                JOIN runs r USING (run_id) WHERE e.source = ? AND e.tool_id IS NOT NULL GROUP BY 1
+                JOIN runs r USING (run_id)
+                WHERE e.source = ? AND e.tool_id IS NOT NULL AND r.status <> 'interrupted'
+                GROUP BY 1
             ), last_ok AS (
                 SELECT max(started_at) AS at FROM runs WHERE source = ? AND status IN ('ok','partial')
             )
