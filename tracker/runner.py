@@ -20,6 +20,7 @@ from tracker.config import Settings
 from tracker.errors import ConfigError, WarehouseError
 from tracker.logging_setup import bind_run, unbind_run
 from tracker.records import ToolBatch, ToolFailure
+from tracker.signals import add_force_stop
 from tracker.warehouse.db import WriterLock, is_database_error, open_db
 from tracker.warehouse.store import Store
 
@@ -259,6 +260,17 @@ def _run_source(
     remaining = {t.id for t in todo}
     fatal: str | None = None
     cut_short = 0  # tools that failed once a stop was requested (most: "stop requested")
+
+    def interrupt_now() -> None:  # a second signal ends the process: close the run first
+        store.interrupt_run(
+            run_id,
+            tools_ok=result.tools_ok,
+            tools_failed=result.tools_failed,
+            requests=ctx.requests.value,
+            rows_written=result.rows_written,
+        )
+
+    forget_interrupt = add_force_stop(interrupt_now)
     try:
         for outcome in collector.collect(ctx, todo):
             remaining.discard(outcome.tool_id)
@@ -299,6 +311,7 @@ def _run_source(
         result.status = "failed"
     else:
         result.status = "partial"
+    forget_interrupt()  # from here on the run is closed normally
     store.finish_run(
         run_id,
         status=result.status,

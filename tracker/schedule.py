@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from tracker.config import Settings
 from tracker.errors import LockHeldError, TrackerError
 from tracker.schedule_config import ScheduleConfig, cron_trigger
-from tracker.signals import StopFlag
+from tracker.signals import StopFlag, force_stop
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.blocking import BlockingScheduler
@@ -404,7 +404,7 @@ class ScheduleService:
 
     def _handle_signal(self, signum: int, frame: FrameType | None) -> None:
         if self.stop.is_set():
-            raise KeyboardInterrupt  # a second signal: give up waiting
+            force_stop(signum)  # a second signal: the job's run is marked interrupted, exit 130
         self.request_stop(f"{signal.Signals(signum).name} received")
 
     def wait_idle(self, timeout: float | None = None) -> bool:

@@ -668,10 +668,10 @@ def test_one_source_down_the_other_four_are_stored_exactly(
     assert done.returncode == 1
     for line in (
         "github: ok, 2 tools stored, 0 failed",
-        "pypi: ok, 1 tools stored, 0 failed",
-        "pypistats: ok, 1 tools stored, 0 failed",
+        "pypi: ok, 1 tool stored, 0 failed",
+        "pypistats: ok, 1 tool stored, 0 failed",
         "clickpy: failed, 0 tools stored, 1 failed",
-        "apache: ok, 1 tools stored, 0 failed",
+        "apache: ok, 1 tool stored, 0 failed",
     ):
         assert line in done.stdout, done.stdout
     db = _db(e2e_env)

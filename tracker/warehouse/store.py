@@ -295,6 +295,26 @@ class Store:
             [self._now(), status, tools_ok, tools_failed, requests, rows_written, error, run_id],
         )
 
+    def interrupt_run(
+        self, run_id: int, *, tools_ok: int, tools_failed: int, requests: int, rows_written: int
+    ) -> None:
+        """Mark a still-running run ``interrupted`` at once (a second signal is ending the process).
+
+        Uses its own cursor: the caller may be a signal handler that interrupted a tool's open
+        transaction on the main connection (never committed) or another thread's job.
+        """
+        cur = self.con.cursor()
+        try:
+            cur.execute(
+                "UPDATE runs SET finished_at = ?, status = 'interrupted', tools_ok = ?,"
+                " tools_failed = ?, requests = ?, rows_written = ?,"
+                " error = 'stopped at once by a second signal; the tool in progress was not stored'"
+                " WHERE run_id = ? AND status = 'running'",
+                [self._now(), tools_ok, tools_failed, requests, rows_written, run_id],
+            )
+        finally:
+            cur.close()
+
     def add_run_error(self, run_id: int, source: str, tool_id: str | None, error: str) -> None:
         """Record one error of a run (tool_id None: the whole source)."""
         self.con.execute(
