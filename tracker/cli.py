@@ -559,11 +559,23 @@ def catalog_validate(
     ] = None,
 ) -> None:
     """Validate a catalog file; errors name the file, line and field (exit 2)."""
-    from tracker.catalog import load_catalog
-    from tracker.runner import load_configured_catalog
+    from tracker.catalog import MAX_ERRORS, load_catalog
+    from tracker.errors import CatalogErrors
 
     try:
-        catalog = load_catalog([file]) if file else load_configured_catalog(_settings(None))
+        settings = _settings(None)
+        catalog = load_catalog(
+            [file] if file else [settings.catalog_path] if settings.catalog_path else []
+        )
+    except CatalogErrors as exc:  # every error, in file order, up to a limit
+        for err in exc.errors[:MAX_ERRORS]:
+            typer.echo(f"tracker: error: {err}", err=True)
+        if len(exc.errors) > MAX_ERRORS:
+            typer.echo(
+                f"tracker: error: ... and {len(exc.errors) - MAX_ERRORS} more errors in {exc.file}",
+                err=True,
+            )
+        raise typer.Exit(2) from None
     except TrackerError as exc:
         _fail(exc)
     typer.echo(

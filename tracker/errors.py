@@ -3,6 +3,7 @@
 TrackerError                 base; its str() is one line fit for a user
 +-- ConfigError              bad flag, env var or setting (exit 2)
 +-- CatalogError             catalog file problem, with file, line and field (exit 2)
+|   +-- CatalogErrors        every problem of a file, in line order
 +-- WarehouseError           unusable DuckDB file, failed migration (exit 2)
 |   +-- LockHeldError        another tracker process is writing the same DB
 +-- UpstreamError            an upstream HTTP API failed, with source, url and status
@@ -17,6 +18,7 @@ from datetime import datetime
 
 __all__ = [
     "CatalogError",
+    "CatalogErrors",
     "ConfigError",
     "LockHeldError",
     "ParseError",
@@ -49,6 +51,21 @@ class CatalogError(TrackerError):
         where = file if line is None else f"{file}:{line}"
         what = f" field '{field}':" if field else ""
         super().__init__(f"{where}:{what} {message}")
+
+
+class CatalogErrors(CatalogError):
+    """Several catalog errors, in file order; ``str()`` is the first one and how many follow."""
+
+    def __init__(self, errors: list[CatalogError]):
+        self.errors = errors
+        first = errors[0]
+        super().__init__(first.reason, file=first.file, line=first.line, field=first.field)
+        if len(errors) > 1:
+            more = len(errors) - 1
+            self.args = (
+                f"{self.args[0]} (and {more} more error{'s' if more > 1 else ''}: "
+                f"`tracker catalog validate {first.file}` lists them)",
+            )
 
 
 class WarehouseError(TrackerError):
