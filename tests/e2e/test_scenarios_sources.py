@@ -690,7 +690,10 @@ def test_one_source_down_the_other_four_are_stored_exactly(
     assert len(errors) == 1
     source, tool_id, error = errors[0]
     assert (source, tool_id) == ("clickpy", "sacred")
-    assert error.startswith(f"clickpy: no response from {fake.url('clickpy')}/: cannot connect")
+    assert error == (
+        "not collected: clickpy unreachable (cannot connect: connection refused): "
+        f"{fake.url('clickpy')}/?param_name=sacred"
+    )
     runs = query(db, "SELECT source, status FROM runs ORDER BY run_id")
     assert runs == [
         ("github", "ok"),
