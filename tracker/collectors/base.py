@@ -118,7 +118,7 @@ _REGISTRY: dict[str, Callable[[], Collector]] = {}
 
 
 def register(name: str) -> Callable[[Callable[[], Collector]], Callable[[], Collector]]:
-    """Class decorator: register a collector factory under a DESIGN source name."""
+    """Class decorator: register a collector factory under a source name of SOURCES."""
 
     def wrap(factory: Callable[[], Collector]) -> Callable[[], Collector]:
         if name not in SOURCES:
