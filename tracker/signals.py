@@ -10,6 +10,7 @@ ends the process with exit code 130. The half-written tool's transaction is neve
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import signal
@@ -79,6 +80,9 @@ class StopFlag:
 
     def __init__(self) -> None:
         self._event = threading.Event()
+        # signals received: next() is atomic, so a second signal that arrives while the first
+        # one's handler still runs (Python nests handlers) is still counted as the second
+        self._signals = itertools.count()
 
     def is_set(self) -> bool:
         """Return True once a stop was requested."""
@@ -89,13 +93,13 @@ class StopFlag:
         self._event.set()
 
     def _handler(self, signum: int, frame: FrameType | None) -> None:
-        if self._event.is_set():
+        if next(self._signals) > 0:
             force_stop(signum)
+        self._event.set()
         log.warning(
             "stop requested by signal; finishing the current tool",
             extra={"signal": signal.Signals(signum).name},
         )
-        self._event.set()
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[StopFlag]:
