@@ -21,7 +21,10 @@ def test_report_on_the_landscape(landscape_db: Path, tmp_path: Path) -> None:
 
 
 def test_report_on_an_empty_db_says_what_is_missing(tmp_path: Path) -> None:
+    from tracker.warehouse import open_db
+
     out = tmp_path / "rep"
+    open_db(tmp_path / "new.duckdb").close()  # created (as by a collect), nothing stored
     r = CliRunner().invoke(
         app, ["report", "--db", str(tmp_path / "new.duckdb"), "--out", str(out), "--json"]
     )

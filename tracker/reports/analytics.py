@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 # ---- thresholds (docs/report.md explains each) -------------------------------------------------
-# A label compares the later 12 months with the earlier 12 (DESIGN section 6) in three readings:
+# A label compares the later 12 months with the earlier 12 in three readings:
 #   r   plain ratio of the mean daily rates (stars, downloads, releases per day)
 #   rm  spike-robust: ratio of the medians of the sub-windows (12 months; 4 quarters for releases)
 #   rr  relative: r divided by the median r of the tools that can be judged (the market's drift)

@@ -6,8 +6,9 @@ import html
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -72,12 +73,19 @@ def _code_spans(escaped: str) -> str:
     return re.sub(r"`([^`<>]+)`", r"<code>\1</code>", escaped)
 
 
+_MD_SPECIAL = re.compile(r"[\\`*\[\]<>|~]")
+_MD_ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")  # only an `&` that would start an entity
+_MD_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")  # snake_case stays as is
+
+
 def md_escape(value: object) -> str:
-    """Return ``value`` as inert Markdown table/prose text (no pipes, tags or line breaks)."""
+    """Return ``value`` as inert Markdown table/prose text: Markdown backslash escapes for the
+    characters that would change its meaning (``|`` in tables, emphasis, links, code, tags),
+    never HTML entities, so ``Weights & Biases`` stays readable in the raw file."""
     text = "" if value is None else str(value)
-    text = text.replace("\\", "\\\\").replace("|", "\\|")
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = text.replace("`", "\\`").replace("[", "\\[").replace("]", "\\]")
+    text = _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), text)
+    text = _MD_ENTITY.sub(r"\\&", text)
+    text = _MD_UNDERSCORE.sub(r"\\_", text)
     return re.sub(r"[\r\n\u2028\u2029]+", " ", text)
 
 
@@ -162,9 +170,20 @@ def _layout(
     title: str, *, y_title: str, log_y: bool = False, percent: bool = False
 ) -> dict[str, Any]:
     return {
-        "title": {"text": _plot_text(title), "font": {"size": 17}, "x": 0.01, "xanchor": "left"},
+        # the title sits just above the plot area, below the band the plotly toolbar (modebar)
+        # takes at the top right, so the toolbar never covers it
+        "title": {
+            "text": _plot_text(title),
+            "font": {"size": 17},
+            "x": 0.01,
+            "xanchor": "left",
+            "y": 1,
+            "yref": "paper",
+            "yanchor": "bottom",
+            "pad": {"b": 10},
+        },
         "font": {"family": "Segoe UI, Helvetica Neue, Arial, DejaVu Sans, sans-serif", "size": 13},
-        "margin": {"l": 60, "r": 12, "t": 46, "b": 40},
+        "margin": {"l": 60, "r": 12, "t": 74, "b": 40},
         "legend": {"orientation": "h", "y": -0.14, "font": {"size": 12}},
         "plot_bgcolor": "#ffffff",
         "paper_bgcolor": "#ffffff",
@@ -204,8 +223,9 @@ def _skill_charts(
     ranks = a.charts["ranks"].get(skill.skill, {})
     meta = _series_meta(names, ranks, list(monthly))
     parts: list[str] = []
+    not_charted: list[str] = []  # panels without data: said in one line, not drawn as boxes
 
-    def line_chart(idx: int, title: str, y_title: str, log_y: bool) -> str:
+    def line_chart(idx: int, title: str, y_title: str, log_y: bool, missing: str) -> str:
         fig = go.Figure()
         drawn = 0
         for key, name, colour in meta:
@@ -229,7 +249,8 @@ def _skill_charts(
                 )
             )
         if not drawn:
-            return f'<div class="nochart">{esc(title)}: no data stored for this skill</div>'
+            not_charted.append(missing)
+            return ""
         layout = _layout(title, y_title=y_title, log_y=log_y)
         if log_y:
             ys = [float(v) for tr in fig.data for v in tr.y]
@@ -237,12 +258,24 @@ def _skill_charts(
         fig.update_layout(**layout)
         return charts.add(fig)
 
-    parts.append(line_chart(0, "New GitHub stars per month", "stars", False))
-    parts.append(line_chart(1, "PyPI downloads per month (log scale)", "downloads", True))
+    parts.append(
+        line_chart(
+            0, "New GitHub stars per month", "stars", False, "new GitHub stars (no star history)"
+        )
+    )
+    parts.append(
+        line_chart(
+            1,
+            "PyPI downloads per month (log scale)",
+            "downloads",
+            True,
+            "downloads (no download figures)",
+        )
+    )
 
     shares = a.charts["shares"].get(skill.skill, {})
     col = {"downloads": 2, "stars": 1}.get(skill.share_metric or "", 0)
-    share_html = '<div class="nochart">Share within the skill: no stars or downloads</div>'
+    share_html = ""
     if col:
         fig = go.Figure()
         drawn = 0
@@ -270,6 +303,8 @@ def _skill_charts(
             layout["yaxis"]["range"] = [0, 1]
             fig.update_layout(**layout)
             share_html = charts.add(fig)
+    if not share_html:
+        not_charted.append("share within the skill (no new stars or downloads)")
     parts.append(share_html)
 
     fig = go.Figure()
@@ -302,8 +337,16 @@ def _skill_charts(
         fig.update_layout(**layout)
         parts.append(charts.add(fig))
     else:
-        parts.append('<div class="nochart">Release timeline: no releases stored</div>')
-    return '<div class="charts">' + "".join(parts) + "</div>"
+        not_charted.append("release timeline (no releases)")
+    drawn_html = "".join(parts)
+    line = (
+        '<p class="nochart small muted">Not charted for this skill, no data stored: '
+        + esc(", ".join(not_charted))
+        + ".</p>"
+        if not_charted
+        else ""
+    )
+    return (f'<div class="charts">{drawn_html}</div>' if drawn_html else "") + line
 
 
 # ---- HTML -------------------------------------------------------------------------------------
@@ -322,14 +365,75 @@ def _metric_cell(mt: an.MetricTrend | None) -> str:
     return _badge(mt.label) + extra
 
 
-def _tool_rows(tools: list[an.ToolTrend], colours: dict[str, str]) -> str:
+_STALE_TEXT = re.compile(r"^last (\S+) collection failed$")
+
+
+def _flag_source(flag: dict[str, str]) -> str | None:
+    """The source of a 'stale' flag ("last github collection failed"), else None."""
+    found = _STALE_TEXT.match(flag.get("text", "")) if flag.get("kind") == "stale" else None
+    return found.group(1) if found else None
+
+
+def _down_sources(a: an.Analysis) -> dict[str, list[an.ToolTrend]]:
+    """Sources whose last run stored nothing (status failed), with the tools it left stale.
+
+    Their per-tool flag says the same thing in every row; it is said once per source instead
+    (the missing-data banner and the sources table), and the rows keep the other flags.
+    """
+    failed = {s["source"] for s in a.sources if s["last_status"] == "failed"}
+    down: dict[str, list[an.ToolTrend]] = {}
+    for t in a.tools:
+        for f in t.flags:
+            src = _flag_source(f)
+            if src in failed:
+                down.setdefault(str(src), []).append(t)
+    return down
+
+
+def _row_flags(t: an.ToolTrend, down: dict[str, list[an.ToolTrend]]) -> list[dict[str, str]]:
+    return [f for f in t.flags if _flag_source(f) not in down]
+
+
+def _down_notes(down: dict[str, list[an.ToolTrend]], escape: Callable[[object], str]) -> list[str]:
+    """One sentence per failed source; its error (which may quote upstream text) goes through
+    ``escape``, tracker's own words keep their `command` spans for the caller to render."""
+    notes = []
+    for src, tools in sorted(down.items()):
+        details = [f.get("detail", "") for t in tools for f in t.flags if _flag_source(f) == src]
+        # the failure itself (the request that was tried), else the first; its first part only
+        tried = [d for d in details if "not tried after" not in d]
+        detail = (tried or details or [""])[0]
+        detail = re.split(r"; (?=\S+: |not (?:fully )?collected)", detail)[0]
+        detail = re.sub(r"(https?://[^/\s;]+)[^\s;]*", r"\1/…", detail)
+        notes.append(
+            f"the last `{src}` collection failed for all {len(tools)} tools it covers"
+            + (f" ({escape(detail)})" if detail else "")
+            + f"; tool rows do not repeat it (run `tracker collect --source {src}` again)"
+        )
+    return notes
+
+
+def _when(value: Any) -> str:
+    """A stored UTC time as ``2026-11-30 21:52 UTC`` (no seconds, no microseconds)."""
+    if value is None:
+        return "never"
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _tool_rows(
+    tools: list[an.ToolTrend], colours: dict[str, str], down: dict[str, list[an.ToolTrend]]
+) -> str:
     rows = []
     for t in tools:
         colour = colours.get(t.tool_id)
         swatch = f'<span class="swatch" style="background:{colour}"></span>' if colour else ""
         desc = t.info.get("description")
         desc_html = f'<div class="small muted">{esc(desc)}</div>' if desc else ""
-        flags = "".join(f"<li>{esc(f['text'])}</li>" for f in t.flags)
+        flags = "".join(f"<li>{esc(f['text'])}</li>" for f in _row_flags(t, down))
         flags_html = f'<ul class="flags">{flags}</ul>' if flags else ""
         rows.append(
             "<tr>"
@@ -418,27 +522,50 @@ def _skills_table(a: an.Analysis) -> str:
     )
 
 
-def _data_quality(a: an.Analysis) -> str:
+def _source_state(s: dict[str, Any], down: dict[str, list[an.ToolTrend]]) -> str:
+    problems = list(s["problems"])
+    if s["source"] in down:
+        problems.append(f"{len(down[s['source']])} tools not collected")
+    return "; ".join(problems) or "ok"
+
+
+def _flag_counts(a: an.Analysis) -> tuple[int, int, str]:
+    """(tools with a flag, tracked tools, "kind: tools, ...") counting tools, not flags."""
+    tracked = [t for t in a.tools if t.trackable]
+    by_kind: dict[str, set[str]] = {}
+    for t in tracked:
+        for f in t.flags:
+            by_kind.setdefault(f["kind"], set()).add(t.tool_id)
+    flagged = sum(bool(t.flags) for t in tracked)
+    kinds = ", ".join(f"{k}: {len(v)}" for k, v in sorted(by_kind.items())) or "none"
+    return flagged, len(tracked), kinds
+
+
+def _data_quality(a: an.Analysis, down: dict[str, list[an.ToolTrend]]) -> str:
     src_rows = "".join(
-        f"<tr><td>{esc(s['source'])}</td><td>{esc(s['last_status'])}</td>"
-        f"<td>{esc(s['last_success_at'] or 'never')}</td><td class='num'>{s['errors_7d']}</td>"
-        f"<td>{esc('; '.join(s['problems']) or 'ok')}</td></tr>"
+        f"<tr><td>{esc(s['source'])}</td><td>{esc(_when(s['last_run_at']))}</td>"
+        f"<td>{esc(s['last_status'])}</td><td>{esc(_when(s['last_success_at']))}</td>"
+        f"<td class='num'>{s['errors_7d']}</td><td>{esc(_source_state(s, down))}</td></tr>"
         for s in a.sources
     )
     src = (
-        "<table><thead><tr><th>source</th><th>last run</th><th>last success (UTC)</th>"
+        "<table><thead><tr><th>source</th><th>last run</th><th>status</th><th>last success</th>"
         "<th class='num'>errors, 7 days</th><th>state</th></tr></thead><tbody>"
-        + (src_rows or "<tr><td colspan='5' class='muted'>no collection run recorded</td></tr>")
+        + (src_rows or "<tr><td colspan='6' class='muted'>no collection run recorded</td></tr>")
         + "</tbody></table>"
     )
-    counts: dict[str, int] = {}
-    for t in a.tools:
-        for f in t.flags:
-            counts[f["kind"]] = counts.get(f["kind"], 0) + 1
-    kinds = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "none"
+    flagged, tracked, kinds = _flag_counts(a)
+    folded = (
+        " A source whose last collection failed for every tool ("
+        + ", ".join(sorted(down))
+        + ") is said once, under Missing data, not in each tool's row."
+        if down
+        else ""
+    )
     return (
-        f"<h3>Sources</h3>{src}<h3>Flags</h3><p>Tools flagged, by kind: {esc(kinds)}. "
-        "Each tool's flags are listed in its skill's table.</p>"
+        f"<h3>Sources</h3>{src}<h3>Flags</h3><p>{flagged} of {tracked} tracked tools carry "
+        f"data-quality flags; tools per kind of flag: {esc(kinds)}. Each tool's flags are "
+        f"listed in its skill's table.{esc(folded)}</p>"
     )
 
 
@@ -461,10 +588,15 @@ def _html(a: an.Analysis) -> str:
         f"<div class='kpi'><b style='color:var(--declining)'>{n_declining}</b>declining</div>"
         f"<div class='kpi'><b>{len(a.not_trackable)}</b>not trackable</div></div>"
     )
-    if a.missing:
+    down = _down_sources(a)
+    # the notes' error text is escaped first (and its backticks kept out of code spans)
+    missing = [_code_spans(esc(m)) for m in a.missing] + [
+        _code_spans(n) for n in _down_notes(down, lambda v: esc(v).replace("`", "&#96;"))
+    ]
+    if missing:
         body.append(
             "<section class='missing' id='missing'><b>Missing data.</b><ul>"
-            + "".join(f"<li>{_code_spans(esc(m))}</li>" for m in a.missing)
+            + "".join(f"<li>{m}</li>" for m in missing)
             + "</ul></section>"
         )
     body.append("<h2>Skills</h2><section class='card'>" + _skills_table(a) + "</section>")
@@ -490,10 +622,12 @@ def _html(a: an.Analysis) -> str:
             f"<h2 id='skill-{esc(s.skill)}'>{esc(s.title)}</h2><section class='card'>"
             f"<p>{esc(_skill_sentence(s))}</p>"
             + _skill_charts(charts, s, a, names)
-            + _tool_rows(skill_tools, colours)
+            + _tool_rows(skill_tools, colours, down)
             + "</section>"
         )
-    body.append("<h2>Data quality</h2><section class='card'>" + _data_quality(a) + "</section>")
+    body.append(
+        "<h2>Data quality</h2><section class='card'>" + _data_quality(a, down) + "</section>"
+    )
     nt = "".join(
         f"<tr><td><b>{esc(n['name'])}</b></td><td>{esc(n['skill'])}</td><td>{esc(n['reason'])}</td></tr>"
         for n in a.not_trackable
@@ -581,9 +715,11 @@ def _markdown(a: an.Analysis) -> str:
         "Labels resting on release cadence alone are low confidence.",
         "",
     ]
-    if a.missing:
+    down = _down_sources(a)
+    missing = list(a.missing) + _down_notes(down, md_escape)
+    if missing:
         # tracker's own sentences (no upstream text): their `commands` stay Markdown code
-        lines += ["## Missing data", ""] + [f"- {m}" for m in a.missing] + [""]
+        lines += ["## Missing data", ""] + [f"- {m}" for m in missing] + [""]
     n_r = [t for t in a.tools if t.label == "rising"]
     n_d = [t for t in a.tools if t.label == "declining"]
     lines += [
@@ -646,25 +782,39 @@ def _markdown(a: an.Analysis) -> str:
                 t.metrics[m].label if m in t.metrics else "no data"
                 for m in ("downloads", "stars", "releases")
             ]
-            flags = "; ".join(f["text"] for f in t.flags)
+            flags = "; ".join(f["text"] for f in _row_flags(t, down))
             lines.append(
                 f"| {e(t.name)} | {e(t.label)} | {e(t.driver or '-')} | {e(cells[0])} | "
                 f"{e(cells[1])} | {e(cells[2])} | {e(flags or '-')} |"
             )
         lines.append("")
+    flagged, tracked, kinds = _flag_counts(a)
     lines += [
         "## Data quality",
         "",
-        "| source | last run | last success | state |",
-        "|---|---|---|---|",
+        "| source | last run | status | last success | errors, 7 days | state |",
+        "|---|---|---|---|---:|---|",
     ]
     for src in a.sources:
         lines.append(
-            f"| {e(src['source'])} | {e(src['last_status'])} | {e(src['last_success_at'] or 'never')} "
-            f"| {e('; '.join(src['problems']) or 'ok')} |"
+            f"| {e(src['source'])} | {e(_when(src['last_run_at']))} | {e(src['last_status'])} "
+            f"| {e(_when(src['last_success_at']))} | {src['errors_7d']} "
+            f"| {e(_source_state(src, down))} |"
         )
     if not a.sources:
-        lines.append("| - | no collection run recorded | - | - |")
+        lines.append("| - | no collection run recorded | - | - | - | - |")
+    lines += [
+        "",
+        f"{flagged} of {tracked} tracked tools carry data-quality flags; tools per kind of "
+        f"flag: {e(kinds)}."
+        + (
+            " A source whose last collection failed for every tool ("
+            + e(", ".join(sorted(down)))
+            + ") is said once, under Missing data, not in each tool's row."
+            if down
+            else ""
+        ),
+    ]
     lines += ["", "## Not trackable", ""]
     lines += [f"- **{e(n['name'])}** ({e(n['skill'])}): {e(n['reason'])}" for n in a.not_trackable]
     if not a.not_trackable:

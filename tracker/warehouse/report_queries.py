@@ -385,7 +385,9 @@ FROM r LEFT JOIN e USING (source) ORDER BY r.source
 _STALE_TOOLS = """
 WITH last_err AS (
     SELECT e.source, e.tool_id, max(e.recorded_at) AS at, arg_max(e.error, e.recorded_at) AS error
-    FROM run_errors e WHERE e.tool_id IS NOT NULL AND e.recorded_at < $as_of_next GROUP BY ALL
+    FROM run_errors e JOIN runs r USING (run_id)
+    WHERE e.tool_id IS NOT NULL AND e.recorded_at < $as_of_next AND r.status <> 'interrupted'
+    GROUP BY ALL
 ), last_ok AS (
     SELECT source, max(finished_at) AS at FROM runs
     WHERE status IN ('ok', 'partial') AND started_at < $as_of_next GROUP BY source

@@ -1,4 +1,4 @@
--- 004: the labels of each report, queryable in SQL (DESIGN section 6). `tracker report` writes
+-- 004: the labels of each report, queryable in SQL. `tracker report` writes
 -- them under the writer lock; re-running a report for the same as-of date replaces its rows.
 --   metric      stars | downloads | releases (| demand metrics later) | headline (the tool's
 --               overall label; `driver` names the metric behind it)
