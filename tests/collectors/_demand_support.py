@@ -1,61 +1,36 @@
-"""Helpers of the hn and stackoverflow collector tests: tools with demand keys, a term matcher,
-and generators of Algolia payloads in the real shape."""
+"""Helpers of the hn and stackoverflow collector tests: tools with demand keys and generators of
+Algolia payloads in the real shape."""
 
 from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from tracker.catalog import Tool
-
-
-@dataclass(frozen=True, slots=True)
-class DemandTool(Tool):
-    """A catalog tool with the demand keys (``job_terms``, ``stackoverflow_tags``)."""
-
-    job_terms: tuple[str, ...] = ()
-    stackoverflow_tags: tuple[str, ...] = ()
+from tracker.catalog.job_terms import JobTerms
 
 
 def tool(
     tool_id: str,
     *,
     terms: Sequence[str] = (),
+    cased: Sequence[str] = (),
     tags: Sequence[str] = (),
     skill: str = "orchestration",
 ) -> Tool:
-    """Return a tool named ``tool_id`` with job terms (regexes) and Stack Overflow tags."""
-    return DemandTool(
+    """Return a tool with job terms (any case / exact case) and Stack Overflow tags."""
+    job_terms = JobTerms(terms=tuple(terms), cased=tuple(cased)) if terms or cased else None
+    return Tool(
         id=tool_id,
         name=tool_id.title(),
         skill=skill,
-        job_terms=tuple(terms),
+        job_terms=job_terms,
         stackoverflow_tags=tuple(tags),
     )
-
-
-class TermMatcher:
-    """A stand-in for the catalog's JobMatcher: a tool matches when one of its regexes does."""
-
-    def __init__(self, tools: Iterable[Tool]) -> None:
-        self.rules = {
-            t.id: [re.compile(p) for p in getattr(t, "job_terms", ())]
-            for t in tools
-            if getattr(t, "job_terms", ())
-        }
-        self.calls = 0
-
-    @classmethod
-    def from_tools(cls, tools: Iterable[Tool]) -> TermMatcher:
-        return cls(tools)
-
-    def match(self, html: str) -> frozenset[str]:
-        self.calls += 1
-        return frozenset(i for i, rules in self.rules.items() if any(r.search(html) for r in rules))
 
 
 MONTH_NAMES = tuple(date(2001, m, 1).strftime("%B") for m in range(1, 13))

@@ -12,7 +12,6 @@ import pytest
 import respx
 
 from tests.collectors._demand_support import (
-    TermMatcher,
     Thread,
     item_answer,
     listing_hits,
@@ -30,6 +29,7 @@ from tests.collectors._downloads_support import (
     run,
     store_all,
 )
+from tracker.catalog.job_terms import JobMatcher
 from tracker.collectors._demand import DEMAND_SINCE, iter_months
 from tracker.collectors.hn import (
     HiringThread,
@@ -44,10 +44,10 @@ from tracker.records import DemandRecord, ToolBatch, ToolFailure
 
 BASE = "https://hn.test"
 SEARCH = "/api/v1/search_by_date"
-AIRFLOW = tool("airflow", terms=[r"\bAirflow\b"])  # capital A: HVAC's "airflow" is not the tool
-DAGSTER = tool("dagster", terms=[r"\bDagster\b"])
-TERRAFORM = tool("terraform", terms=[r"\bTerraform\b"], skill="infrastructure")
-KUBERNETES = tool("kubernetes", terms=[r"\bKubernetes\b", r"\bk8s\b"], skill="infrastructure")
+AIRFLOW = tool("airflow", cased=["Airflow"])  # exact case: HVAC's "airflow" is not the tool
+DAGSTER = tool("dagster", terms=["Dagster"])
+TERRAFORM = tool("terraform", terms=["Terraform"], skill="infrastructure")
+KUBERNETES = tool("kubernetes", terms=["Kubernetes", "k8s"], skill="infrastructure")
 TOOLS = [AIRFLOW, DAGSTER, TERRAFORM, KUBERNETES]
 
 
@@ -85,9 +85,7 @@ class Upstream:
         return httpx.Response(200, json=item_answer(thread))
 
     def collector(self, **kw: Any) -> HnCollector:
-        return HnCollector(
-            transport=mock_transport(self.router), matcher_factory=TermMatcher.from_tools, **kw
-        )
+        return HnCollector(transport=mock_transport(self.router), **kw)
 
     @property
     def items_read(self) -> list[int]:
@@ -105,7 +103,7 @@ def _stored(store: Any) -> list[tuple[Any, ...]]:
 def _expected(threads: list[Thread], tools: list[Any]) -> list[tuple[Any, ...]]:
     out = []
     for t in tools:
-        matcher = TermMatcher([t])
+        matcher = JobMatcher.from_tools([t])
         for th in threads:
             posts = [p for p in th.posts if p]
             out.append((t.id, th.month, sum(1 for p in posts if matcher.match(p)), len(posts)))
@@ -197,9 +195,7 @@ def test_fixture_thread_is_counted_exactly(store: Any) -> None:
         return_value=httpx.Response(200, json=item_answer(march))
     )
     clock = FakeClock(at("2025-03-10T09:00"))
-    collector = HnCollector(
-        transport=mock_transport(router), matcher_factory=TermMatcher.from_tools
-    )
+    collector = HnCollector(transport=mock_transport(router))
 
     outcomes = run(collector, make_ctx(store, clock), TOOLS)
     store_all(store, outcomes)
@@ -344,9 +340,7 @@ def test_a_month_that_keeps_failing_costs_only_that_month(store: Any) -> None:
 def test_listing_failure_fails_every_tool(store: Any) -> None:
     router = respx.MockRouter(assert_all_called=False, base_url=BASE)
     router.get(SEARCH).mock(return_value=httpx.Response(200, text="<html>maintenance</html>"))
-    collector = HnCollector(
-        transport=mock_transport(router), matcher_factory=TermMatcher.from_tools
-    )
+    collector = HnCollector(transport=mock_transport(router))
     outcomes = run(collector, make_ctx(store, FakeClock(at("2024-12-15T06:00"))), TOOLS)
     assert [type(o) for o in outcomes] == [ToolFailure] * 4
     assert all(

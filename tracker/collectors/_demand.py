@@ -14,8 +14,8 @@ from tracker.catalog import Tool
 __all__ = [
     "DEMAND_SINCE",
     "add_months",
+    "has_job_terms",
     "iter_months",
-    "job_terms",
     "month_of",
     "month_start_ts",
     "stackoverflow_tags",
@@ -53,10 +53,10 @@ def month_start_ts(month: date) -> int:
 
 
 def stackoverflow_tags(tool: Tool) -> tuple[str, ...]:
-    """Return the tool's Stack Overflow tags (catalog key ``stackoverflow_tags``)."""
-    return tuple(getattr(tool, "stackoverflow_tags", None) or ())
+    """Return the tool's Stack Overflow tags (catalog key ``stackoverflow_tags``), each once."""
+    return tuple(dict.fromkeys(tool.stackoverflow_tags))
 
 
-def job_terms(tool: Tool) -> tuple[object, ...]:
-    """Return the tool's job-post terms (catalog key ``job_terms``)."""
-    return tuple(getattr(tool, "job_terms", None) or ())
+def has_job_terms(tool: Tool) -> bool:
+    """Return True when the catalog says how a job post names the tool (``job_terms``)."""
+    return tool.job_terms is not None and bool(tool.job_terms.names)

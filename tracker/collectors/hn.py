@@ -23,7 +23,6 @@ only while some selected tool has no row for them (the cursor is the stored rows
 from __future__ import annotations
 
 import functools
-import importlib
 import json
 import logging
 import re
@@ -36,11 +35,12 @@ from typing import Any, ClassVar, Protocol
 import httpx
 
 from tracker.catalog import Tool
+from tracker.catalog.job_terms import JobMatcher
 from tracker.collectors._demand import (
     DEMAND_SINCE,
     add_months,
+    has_job_terms,
     iter_months,
-    job_terms,
     month_of,
     month_start_ts,
 )
@@ -103,9 +103,7 @@ MatcherFactory = Callable[[Sequence[Tool]], PostMatcher]
 
 def default_matcher(tools: Sequence[Tool]) -> PostMatcher:
     """Return the catalog's JobMatcher for ``tools`` (``tracker.catalog.job_terms``)."""
-    module = importlib.import_module("tracker.catalog.job_terms")
-    matcher: PostMatcher = module.JobMatcher.from_tools(tools)
-    return matcher
+    return JobMatcher.from_tools(tools)
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,7 +284,7 @@ class HnCollector:
 
     def applicable(self, tool: Tool) -> bool:
         """Return True when the catalog says how a job post names the tool (``job_terms``)."""
-        return bool(job_terms(tool))
+        return has_job_terms(tool)
 
     # ---- listing -----------------------------------------------------------------------------
     def list_threads(self, client: httpx.Client, since: date) -> dict[date, HiringThread]:
