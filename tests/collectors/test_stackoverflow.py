@@ -461,3 +461,12 @@ def test_months_before_2015_are_never_asked(store: Any) -> None:
     assert ctx.requests.value == 0
     assert outcomes == [ToolBatch("dagster", counters=(("months_stored", 0),))]
     assert add_months(date(2015, 1, 1), -1) == date(2014, 12, 1)
+
+
+@pytest.mark.parametrize("backoff", [float("inf"), 2**70, 1e300])
+def test_absurd_backoff_values_do_not_crash(store: Any, backoff: float) -> None:
+    upstream = SeUpstream()
+    upstream.extra = {"backoff": backoff}
+    [outcome] = run(upstream.collector(), _ctx(store, FakeClock(at("2015-02-10T06:00"))), [DAGSTER])
+    # infinite: ignored; huge: capped at a week, too long to wait: the run ends cleanly
+    assert isinstance(outcome, (ToolBatch, ToolFailure))

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -95,6 +96,7 @@ QUOTA_WITHOUT_KEY = 300
 QUOTA_WITH_KEY = 10_000
 # a throttle or backoff asking for longer than this ends the run instead of blocking it
 MAX_WAIT = 300.0
+MAX_BACKOFF = 7 * 86400.0
 
 _WAIT_RE = re.compile(r"available in (\d{1,9}) seconds?", re.IGNORECASE)
 _KEY_RE = re.compile(r"([?&]key=)[^&#\s\"']*")
@@ -148,8 +150,10 @@ def _wrapper(payload: dict[str, Any]) -> tuple[float | None, int | None, int | N
         if isinstance(backoff, int | float) and not isinstance(backoff, bool) and backoff >= 0
         else None
     )
-    if wait is not None and wait != wait:  # NaN
+    if wait is not None and not math.isfinite(wait):
         wait = None
+    elif wait is not None:
+        wait = min(wait, MAX_BACKOFF)  # a week: anything longer ends the run all the same
     return (
         wait,
         _non_negative_int(payload.get("quota_remaining")),
