@@ -147,7 +147,7 @@ def _plain(node: yaml.Node, file: str, fld: str) -> object:
     )
 
 
-def _job_terms(node: yaml.Node, file: str) -> JobTerms:
+def _job_terms(node: yaml.Node, file: str, key_line: int) -> JobTerms:
     """Parse a ``job_terms`` node; errors name the sub-key's (or list item's) line."""
     lines: dict[str, int] = {}
     items: dict[str, list[int]] = {}
@@ -184,7 +184,7 @@ def _job_terms(node: yaml.Node, file: str) -> JobTerms:
     try:
         return JobTerms.from_value(value)
     except JobTermsError as exc:
-        line = _line(node)
+        line = key_line
         fld = "job_terms"
         if exc.key is not None:
             fld = f"job_terms.{exc.key}"
@@ -262,7 +262,7 @@ def _parse_tool(node: yaml.Node, file: str) -> _RawTool:
                     )
             raw.fields[key] = tuple(names)
         elif key == "job_terms":
-            raw.fields[key] = _job_terms(value_node, file)
+            raw.fields[key] = _job_terms(value_node, file, _line(key_node))
         else:
             value = _scalar(value_node, file, key)
             checks = {
