@@ -28,8 +28,10 @@ Rules, in the order they apply:
 3. At each position the **longest** phrase wins and owns its span; the scan goes on after it.
    So a forbidden phrase ("at the helm", "Franz Kafka") hides the term inside it, and a post
    saying "Docker Compose" names Docker Compose, **not Docker**: Docker is named only when
-   "Docker" also appears on its own. The same goes for every multi-word name ("Spark Streaming"
-   is a Spark term, "Azure Data Factory" is not Azure).
+   "Docker" also appears on its own. The same goes for every tool whose own (listed) name
+   contains another's: "AWS CLI", "Grafana Loki". A phrase no tool lists does not hide anything:
+   "Azure Data Factory" names Azure. A context, veto or tech phrase that contains a term
+   ("dbt tests") is scanned again for terms, so it never hides one.
 4. ``terms`` and ``cased`` occurrences name their tool. ``weak``/``weak_cased`` occurrences name
    it only when, within ``window`` words, there is one of the tool's ``context`` phrases, a
    ``TECH_WORDS`` word (if ``tech_context``), or another tool's confirmed name (if
