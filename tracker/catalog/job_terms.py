@@ -28,8 +28,10 @@ Rules, in the order they apply:
 3. At each position the **longest** phrase wins and owns its span; the scan goes on after it.
    So a forbidden phrase ("at the helm", "Franz Kafka") hides the term inside it, and a post
    saying "Docker Compose" names Docker Compose, **not Docker**: Docker is named only when
-   "Docker" also appears on its own. The same goes for every multi-word name ("Spark Streaming"
-   is a Spark term, "Azure Data Factory" is not Azure).
+   "Docker" also appears on its own. The same goes for every tool whose own (listed) name
+   contains another's: "AWS CLI", "Grafana Loki". A phrase no tool lists does not hide anything:
+   "Azure Data Factory" names Azure. A context, veto or tech phrase that contains a term
+   ("dbt tests") is scanned again for terms, so it never hides one.
 4. ``terms`` and ``cased`` occurrences name their tool. ``weak``/``weak_cased`` occurrences name
    it only when, within ``window`` words, there is one of the tool's ``context`` phrases, a
    ``TECH_WORDS`` word (if ``tech_context``), or another tool's confirmed name (if
@@ -295,6 +297,7 @@ def html_to_text(html: str) -> str:
 # ------------------------------------------------------------------------------------- matching
 
 _TERM, _WEAK, _CONTEXT, _VETO, _FORBID, _TECH = range(6)
+_NAMING = (_TERM, _WEAK, _FORBID)
 
 # A term starts where no word character, '@', or "word-"/"word." precedes it, and ends where no
 # word character, '@' or ".x" follows it.
@@ -338,10 +341,17 @@ def _trie_regex(keys: Iterable[str]) -> str:
     return emit(root)  # type: ignore[arg-type]
 
 
+def _compile(table: Mapping[str, object]) -> re.Pattern[str] | None:
+    if not table:
+        return None
+    pattern = _LEFT + "(?:" + _trie_regex(sorted(table)) + ")" + _RIGHT
+    return re.compile(pattern, re.IGNORECASE)
+
+
 class JobMatcher:
     """Matches job posts against the ``job_terms`` of a set of tools."""
 
-    __slots__ = ("_regex", "_rules", "_table")
+    __slots__ = ("_inner", "_names_regex", "_regex", "_rules", "_table")
 
     def __init__(self, rules: Mapping[str, JobTerms]):
         self._rules: dict[str, JobTerms] = dict(rules)
@@ -369,11 +379,18 @@ class JobMatcher:
             for p in TECH_WORDS:
                 add(p, _Entry(None, _TECH, None))
         self._table = table
-        if table:
-            pattern = _LEFT + "(?:" + _trie_regex(sorted(table)) + ")" + _RIGHT
-            self._regex: re.Pattern[str] | None = re.compile(pattern, re.IGNORECASE)
-        else:
-            self._regex = None
+        self._regex = _compile(table)
+        # A context, veto or tech phrase that contains a term ("dbt tests" holds dbt) would hide
+        # the term by owning the span: such spans are scanned again for terms alone.
+        naming = {k: v for k, v in table.items() if any(e.kind in _NAMING for e in v)}
+        self._names_regex = _compile(naming)
+        self._inner: frozenset[str] = frozenset(
+            key
+            for key, entries in table.items()
+            if key not in naming
+            and self._names_regex is not None
+            and self._names_regex.search(key) is not None
+        )
 
     @classmethod
     def from_tools(cls, tools: Iterable[Tool]) -> JobMatcher:
@@ -399,16 +416,23 @@ class JobMatcher:
         context: dict[str, list[int]] = {}
         veto: dict[str, list[int]] = {}
         tech: list[int] = []
+        spans: list[tuple[int, str]] = []
         for m in self._regex.finditer(text):
-            entries = self._table.get(_norm(m.group()).lower())
+            spans.append((m.start(), m.group()))
+            if self._names_regex is not None and _norm(m.group()).lower() in self._inner:
+                spans.extend(
+                    (m.start() + sub.start(), sub.group())
+                    for sub in self._names_regex.finditer(m.group())
+                )
+        for pos, span in spans:
+            entries = self._table.get(_norm(span).lower())
             if not entries:  # pragma: no cover - every trie key is in the table
                 continue
-            pos = m.start()
             spelled: str | None = None
             for e in entries:
                 if e.exact is not None:
                     if spelled is None:
-                        spelled = _norm(m.group())
+                        spelled = _norm(span)
                     if spelled != e.exact:
                         continue
                 if e.kind == _TERM:
@@ -427,6 +451,8 @@ class JobMatcher:
                 elif e.kind == _TECH:
                     tech.append(pos)
                 # _FORBID: the phrase only claims its span
+        for positions in (*context.values(), *veto.values()):
+            positions.sort()
         pending = [(pos, tool) for pos, tool in weak if tool not in found]
         if not pending:
             return frozenset(found)
