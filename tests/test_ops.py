@@ -24,6 +24,10 @@ enabled = false
 enabled = false
 [sources.apache]
 enabled = false
+[sources.hn]
+enabled = false
+[sources.stackoverflow]
+enabled = false
 """
 
 

@@ -212,6 +212,7 @@ def test_sigterm_stops_the_scheduler_after_the_current_tool(tmp_path: Path, pypi
         "[schedule]\njitter_seconds = 0\nlock_wait_seconds = 5\n"
         "[sources.github]\nenabled = false\n[sources.pypistats]\nenabled = false\n"
         "[sources.clickpy]\nenabled = false\n[sources.apache]\nenabled = false\n"
+        "[sources.hn]\nenabled = false\n[sources.stackoverflow]\nenabled = false\n"
         "[report]\nout = 'site'\n",
         encoding="utf-8",
     )

@@ -199,7 +199,8 @@ def collect(
         typer.Option(
             "--source",
             "-s",
-            help="Source to run (repeatable): github, pypi, pypistats, clickpy, apache. Default: all.",
+            help="Source to run (repeatable): github, pypi, pypistats, clickpy, apache, hn,"
+            " stackoverflow. Default: all.",
         ),
     ] = None,
     tool: Annotated[

@@ -307,8 +307,8 @@ def _run_source(
         result.status = "interrupted"
     elif result.tools_failed == 0 and fatal is None:
         result.status = "ok"
-    elif result.tools_ok == 0:
-        result.status = "failed"
+    elif result.tools_ok == 0 and result.rows_written == 0:
+        result.status = "failed"  # nothing stored; rows stored for failed tools make it partial
     else:
         result.status = "partial"
     forget_interrupt()  # from here on the run is closed normally

@@ -10,5 +10,17 @@ from tracker.catalog._loader import (
     load_catalog,
     parse_catalog_file,
 )
+from tracker.catalog.job_terms import JobMatcher, JobTerms, JobTermsError, html_to_text
 
-__all__ = ["BUNDLED_CATALOG", "MAX_ERRORS", "Catalog", "Tool", "load_catalog", "parse_catalog_file"]
+__all__ = [
+    "BUNDLED_CATALOG",
+    "MAX_ERRORS",
+    "Catalog",
+    "JobMatcher",
+    "JobTerms",
+    "JobTermsError",
+    "Tool",
+    "html_to_text",
+    "load_catalog",
+    "parse_catalog_file",
+]

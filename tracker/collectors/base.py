@@ -53,7 +53,15 @@ log = logging.getLogger(__name__)
 USER_AGENT = f"tracker/{__version__} (+https://github.com/tracker-landscape/tracker)"
 
 # Contract names, in the order `tracker collect` runs them.
-SOURCES: tuple[str, ...] = ("github", "pypi", "pypistats", "clickpy", "apache")
+SOURCES: tuple[str, ...] = (
+    "github",
+    "pypi",
+    "pypistats",
+    "clickpy",
+    "apache",
+    "hn",
+    "stackoverflow",
+)
 
 
 class WarehouseState(Protocol):
@@ -68,6 +76,9 @@ class WarehouseState(Protocol):
     def latest_snapshot_record(self, tool_id: str) -> RepoSnapshotRecord | None: ...
     def recent_snapshots(self, tool_id: str, since: datetime) -> tuple[RepoSnapshotRecord, ...]: ...
     def last_release_at(self, tool_id: str, source: str) -> datetime | None: ...
+    def demand_months(self, source: str) -> dict[str, frozenset[date]]: ...
+    def demand_totals(self, source: str) -> dict[date, int]: ...
+    def requests_since(self, source: str, since: datetime) -> int: ...
 
 
 class RequestCounter:
