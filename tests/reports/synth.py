@@ -230,3 +230,14 @@ class Synth:
                 "INSERT INTO run_errors VALUES (?, ?, ?, ?, ?)",
                 [row[0], source, tool_id, error, at],
             )
+
+
+def add_demand(
+    s: Synth, tool_id: str, source: str, monthly: Sequence[float], total: int = 1000
+) -> None:
+    """Monthly demand rows (``hn`` job posts or ``stackoverflow`` questions) ending before as_of."""
+    months = month_starts(s.as_of, len(monthly))
+    s.con.execute(
+        "INSERT INTO demand_monthly SELECT $1, $2, unnest($3), unnest($4), $5",
+        [tool_id, source, months, [round(v) for v in monthly], total],
+    )

@@ -261,3 +261,33 @@ def test_skill_labels_say_how_many_tools_back_them(landscape_db: Path) -> None:
     assert dl["tools_judged"] == 5
     assert "5 judged tools" in dl["reason"]
     assert orch.label in ("rising", "stable", "declining")
+
+
+def test_demand_is_labelled_beside_adoption_and_disagreement_is_said(tmp_path: Path) -> None:
+    """Job posts and questions get labels by the same rule; Stack Overflow's market-wide fall
+    cancels in the relative reading; the headline says where demand and adoption disagree."""
+    from tests.reports.synth import add_demand
+
+    s = Synth(tmp_path / "demand.duckdb", AS_OF)
+    for i in range(8):
+        s.tool(f"d{i}")
+        s.downloads(f"d{i}", noisy(60_000, 30, 1200 + i, noise=0.1))
+        add_demand(s, f"d{i}", "hn", noisy(40, 30, 1300 + i, noise=0.1))
+        add_demand(s, f"d{i}", "stackoverflow", noisy(300, 30, 1400 + i, growth_per_year=0.5))
+    s.tool("hot")
+    s.downloads("hot", noisy(60_000, 30, 1500, growth_per_year=2.5, noise=0.1))
+    add_demand(s, "hot", "hn", noisy(40, 30, 1501, noise=0.1))
+    add_demand(s, "hot", "stackoverflow", noisy(300, 30, 1502, growth_per_year=0.5))
+    s.close()
+    a = _analyse(tmp_path / "demand.duckdb")
+    hot = _tool(a, "hot")
+    assert hot.label == "rising" and hot.driver == "downloads"
+    assert hot.metrics["job_posts"].label == "stable"
+    assert "Demand disagrees: downloads rising, job posts stable" in hot.reason
+    for i in range(8):
+        q = _tool(a, f"d{i}").metrics["questions"]
+        assert q.inputs["r"] < 0.7  # every tag's questions halve...
+        assert q.label == "stable", q.reason  # ...so no tool is declining on that alone
+    orch = next(sk for sk in a.skills if sk.skill == "orchestration")
+    assert {"job_posts", "questions"} <= set(orch.metric_labels)
+    assert a.charts["shares"]["orchestration"]

@@ -117,3 +117,32 @@ def test_report_waits_for_the_writer_lock_then_names_the_holder(
     assert r.exit_code == 2
     assert len(r.output.strip().splitlines()) == 1
     assert "another tracker process" in r.output
+
+
+def test_report_shows_demand_beside_adoption(tmp_path: Path) -> None:
+    from datetime import date
+
+    from tests.reports.synth import add_demand, noisy
+
+    db = tmp_path / "d.duckdb"
+    s = Synth(db, date(2025, 6, 15))
+    for i in range(6):
+        s.tool(f"t{i}", name=f"Tool {i}")
+        s.downloads(f"t{i}", noisy(50_000, 30, i))
+        add_demand(s, f"t{i}", "hn", noisy(30, 30, 50 + i))
+        add_demand(s, f"t{i}", "stackoverflow", noisy(200, 30, 60 + i))
+    s.close()
+    out = tmp_path / "rep"
+    r = CliRunner().invoke(
+        app, ["report", "--db", str(db), "--out", str(out), "--as-of", "2025-06-15"]
+    )
+    assert r.exit_code == 0, r.output
+    page = (out / "index.html").read_text()
+    assert "Share of the skill's job posts (HN Who is hiring) per quarter" in page
+    assert "Share of the skill's Stack Overflow questions per quarter" in page
+    assert "<th>job posts</th>" in page
+    md = (out / "summary.md").read_text()
+    assert "| job posts | SO questions |" in md
+    trends = json.loads((out / "trends.json").read_text())
+    t0 = next(t for t in trends["tools"] if t["tool_id"] == "t0")
+    assert {"job_posts", "questions"} <= set(t0["metrics"])

@@ -7,6 +7,7 @@ Every threshold is a named constant below and documented in docs/report.md.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -40,9 +41,15 @@ __all__ = [
 RISE = {"r": 1.25, "rm": 1.2, "rr": 1.2}  # every reading at or above: rising
 FALL = {"r": 0.8, "rm": 1 / 1.2, "rr": 1 / 1.2}  # every reading at or below: declining
 MIN_Z = 2.0  # count metrics (stars, releases): the change must stand out of Poisson noise
-SUBS = {"stars": 12, "downloads": 12, "releases": 4}  # sub-windows per year
+SUBS = {"stars": 12, "downloads": 12, "releases": 4, "job_posts": 12, "questions": 12}
 MIN_KNOWN = 0.25  # each year must be known (data, or a known span) on a quarter of its days
-MIN_VOLUME = {"stars": 24.0, "downloads": 3600.0, "releases": 4.0}  # per year, the earlier year
+MIN_VOLUME = {  # per year, in the earlier year
+    "stars": 24.0,
+    "downloads": 3600.0,
+    "releases": 4.0,
+    "job_posts": 6.0,
+    "questions": 12.0,
+}
 MIN_BASELINE_TOOLS = 5  # judged tools needed before the median tool becomes the baseline
 RATIO_CAP = 100.0  # a median that grows from 0 reads as x100
 MIN_SKILL_BACKING = 1 / 3  # a skill's label needs tools of that label holding a third of it
@@ -61,11 +68,21 @@ STALE_DATA_DAYS = 7  # an as-of date this far past the newest stored data is rep
 TOP_N = 8  # tools drawn per skill chart; the rest are summed as "other"
 COUNTING_CHANGE_MONTH = date(2021, 4, 1)  # PyPI download counting change (~x2.8)
 
-METRICS = ("stars", "downloads", "releases")
+METRICS = ("stars", "downloads", "releases")  # adoption
+DEMAND_METRICS = ("job_posts", "questions")  # demand: hn job posts, Stack Overflow questions
 METRIC_TITLES = {
     "stars": "new stars per month",
     "downloads": "downloads per month",
     "releases": "releases per quarter",
+    "job_posts": "job posts per month (HN Who is hiring)",
+    "questions": "Stack Overflow questions per month",
+}
+METRIC_WORDS = {
+    "stars": "new stars",
+    "downloads": "downloads",
+    "releases": "releases",
+    "job_posts": "job posts",
+    "questions": "Stack Overflow questions",
 }
 # The headline follows the first metric in this order that can be judged.
 HEADLINE_ORDER = ("downloads", "stars", "releases")
@@ -244,7 +261,7 @@ def _metric_trend(metric: str, row: dict[str, Any]) -> MetricTrend:
     base_r = float(row["baseline_r"]) if row["baseline_r"] is not None else None
     rr = r / base_r if r is not None and base_r and base_n >= MIN_BASELINE_TOOLS else None
     z = _count_z(metric, row)
-    per_year = {"stars": "new stars", "downloads": "downloads", "releases": "releases"}[metric]
+    per_year = METRIC_WORDS[metric]
     inputs: dict[str, Any] = {
         "window_end": _r(end),
         "later_year": f"{_r(end - timedelta(days=365))} .. {_r(end)}" if end else None,
@@ -414,6 +431,7 @@ def _headline(
         ]
         if others:
             reason += f". Also: {', '.join(others)}; the headline follows {m} ({HEADLINE_WHY[m]})"
+        reason += _demand_disagrees(m, mt.label, metrics)
         return mt.label, m, reason
     if not tool["trackable"]:
         return "insufficient data", None, f"not trackable: {tool['notes'] or 'no public signal'}"
@@ -422,6 +440,23 @@ def _headline(
     if missing:
         why = (why + "; " if why else "") + "no data for " + ", ".join(missing)
     return "insufficient data", None, why
+
+
+def _demand_disagrees(driver: str, label: str, metrics: Mapping[str, Any]) -> str:
+    """'. Demand disagrees: downloads rising, job posts stable' (or '' when it agrees)."""
+    judged = ("rising", "declining", "stable")
+    other = [
+        f"{METRIC_WORDS[d]} {_label_of(metrics[d])}"
+        for d in DEMAND_METRICS
+        if d in metrics and _label_of(metrics[d]) in judged and _label_of(metrics[d]) != label
+    ]
+    if not other or label not in judged:
+        return ""
+    return f". Demand disagrees: {METRIC_WORDS[driver]} {label}, {', '.join(other)}"
+
+
+def _label_of(m: Any) -> str:
+    return str(m["label"] if isinstance(m, dict) else m.label)
 
 
 def _growth(recent: Any, prior: Any) -> float | None:
@@ -440,7 +475,9 @@ def analyse(con: duckdb.DuckDBPyConnection, as_of: date) -> Analysis:
     newest = {
         "stars": ends_row[0],
         "downloads": ends_row[1],
-        "releases": max((d for d in ends_row[2:] if d is not None), default=None),
+        "job_posts": ends_row[2],
+        "questions": ends_row[3],
+        "releases": max((d for d in ends_row[4:] if d is not None), default=None),
     }
     ends = {m: min(as_of, d) if d is not None else as_of for m, d in newest.items()}
     params: dict[str, Any] = {
@@ -448,6 +485,9 @@ def analyse(con: duckdb.DuckDBPyConnection, as_of: date) -> Analysis:
         "end_stars": ends["stars"],
         "end_downloads": ends["downloads"],
         "end_releases": ends["releases"],
+        "end_job_posts": ends["job_posts"],
+        "end_questions": ends["questions"],
+        "min_volume_demand": min(MIN_VOLUME[m] for m in DEMAND_METRICS),
         "subs_m": SUBS["stars"],
         "subs_q": SUBS["releases"],
         "min_known": MIN_KNOWN,
@@ -726,6 +766,8 @@ def _skills(
         )
         label = head["label"] if head else "insufficient data"
         reason = head["reason"] if head else "no tool of this skill can be judged yet"
+        if head:
+            reason += _demand_disagrees(head["metric"], label, metric_labels)
         out.append(
             SkillSummary(
                 skill,
@@ -840,10 +882,12 @@ def _charts(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> dict[str,
         monthly.setdefault(skill, {}).setdefault(series, []).append(
             (month.isoformat()[:7], stars, downloads, releases)
         )
-    shares: dict[str, dict[str, list[tuple[str, Any, Any]]]] = {}
-    for skill, series, quarter, ss, ds in rq.fetch(con, "chart_shares", params):
+    shares: dict[str, dict[str, list[tuple[str, Any, Any, Any, Any]]]] = {}
+    for skill, series, quarter, ss, ds, js, qs in rq.fetch(con, "chart_shares", params):
         label = f"{quarter.year}-Q{(quarter.month - 1) // 3 + 1}"
-        shares.setdefault(skill, {}).setdefault(series, []).append((label, _r(ss), _r(ds)))
+        shares.setdefault(skill, {}).setdefault(series, []).append(
+            (label, _r(ss), _r(ds), _r(js), _r(qs))
+        )
     ranks: dict[str, dict[str, int]] = {}
     for skill, tool_id, rank in rq.fetch(con, "chart_ranks", params):
         ranks.setdefault(skill, {})[tool_id] = int(rank)

@@ -214,6 +214,44 @@ def _series_meta(
     return out
 
 
+def _share_chart(
+    charts: _Charts,
+    shares: dict[str, list[tuple[str, Any, Any, Any, Any]]],
+    names: dict[str, str],
+    ranks: dict[str, int],
+    col: int,
+    what: str,
+) -> str:
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    drawn = 0
+    for key, name, colour in _series_meta(names, ranks, list(shares)):
+        pts = [(p[0], p[col]) for p in shares[key]]
+        pts = [(q, v) for q, v in pts if v is not None]
+        if not pts:
+            continue
+        drawn += 1
+        fig.add_trace(
+            go.Scatter(
+                x=[q for q, _ in pts],
+                y=[v for _, v in pts],
+                name=_plot_text(name),
+                mode="lines",
+                stackgroup="share",
+                line={"color": colour, "width": 1},
+                fillcolor=colour,
+                hovertemplate="%{y:.1%}",
+            )
+        )
+    if not drawn:
+        return ""
+    layout = _layout(f"Share of the skill's {what} per quarter", y_title="share", percent=True)
+    layout["yaxis"]["range"] = [0, 1]
+    fig.update_layout(**layout)
+    return charts.add(fig)
+
+
 def _skill_charts(
     charts: _Charts, skill: an.SkillSummary, a: an.Analysis, names: dict[str, str]
 ) -> str:
@@ -275,37 +313,21 @@ def _skill_charts(
 
     shares = a.charts["shares"].get(skill.skill, {})
     col = {"downloads": 2, "stars": 1}.get(skill.share_metric or "", 0)
-    share_html = ""
-    if col:
-        fig = go.Figure()
-        drawn = 0
-        for key, name, colour in _series_meta(names, ranks, list(shares)):
-            pts = [(p[0], p[col]) for p in shares[key]]
-            pts = [(q, v) for q, v in pts if v is not None]
-            if not pts:
-                continue
-            drawn += 1
-            fig.add_trace(
-                go.Scatter(
-                    x=[q for q, _ in pts],
-                    y=[v for _, v in pts],
-                    name=_plot_text(name),
-                    mode="lines",
-                    stackgroup="share",
-                    line={"color": colour, "width": 1},
-                    fillcolor=colour,
-                    hovertemplate="%{y:.1%}",
-                )
-            )
-        if drawn:
-            title = f"Share of the skill's {'downloads' if col == 2 else 'new stars'} per quarter"
-            layout = _layout(title, y_title="share", percent=True)
-            layout["yaxis"]["range"] = [0, 1]
-            fig.update_layout(**layout)
-            share_html = charts.add(fig)
+    share_html = (
+        _share_chart(charts, shares, names, ranks, col, "downloads" if col == 2 else "new stars")
+        if col
+        else ""
+    )
     if not share_html:
         not_charted.append("share within the skill (no new stars or downloads)")
     parts.append(share_html)
+    # demand beside adoption: each tool's share of the skill's job posts and questions
+    for dcol, what in ((3, "job posts (HN Who is hiring)"), (4, "Stack Overflow questions")):
+        html_ = _share_chart(charts, shares, names, ranks, dcol, what)
+        if html_:
+            parts.append(html_)
+        else:
+            not_charted.append(f"share of {what} (no demand data)")
 
     fig = go.Figure()
     drawn = 0
@@ -442,12 +464,15 @@ def _tool_rows(
             f"<td>{_metric_cell(t.metrics.get('downloads'))}</td>"
             f"<td>{_metric_cell(t.metrics.get('stars'))}</td>"
             f"<td>{_metric_cell(t.metrics.get('releases'))}</td>"
+            f"<td>{_metric_cell(t.metrics.get('job_posts'))}</td>"
+            f"<td>{_metric_cell(t.metrics.get('questions'))}</td>"
             f"<td class='small'>{esc(t.reason)}{flags_html}</td>"
             "</tr>"
         )
     return (
         "<table><thead><tr><th>tool</th><th>headline</th><th>downloads</th><th>stars</th>"
-        "<th>releases</th><th>evidence and data-quality flags</th></tr></thead><tbody>"
+        "<th>releases</th><th>job posts</th><th>SO questions</th>"
+        "<th>evidence and data-quality flags</th></tr></thead><tbody>"
         + "".join(rows)
         + "</tbody></table>"
     )
@@ -774,18 +799,19 @@ def _markdown(a: an.Analysis) -> str:
         lines += [
             f"### {e(s.title)}",
             "",
-            "| tool | headline | driven by | downloads | stars | releases | flags |",
-            "|---|---|---|---|---|---|---|",
+            "| tool | headline | driven by | downloads | stars | releases | job posts "
+            "| SO questions | flags |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for t in tools:
             cells = [
-                t.metrics[m].label if m in t.metrics else "no data"
-                for m in ("downloads", "stars", "releases")
+                e(t.metrics[m].label if m in t.metrics else "no data")
+                for m in ("downloads", "stars", "releases", "job_posts", "questions")
             ]
             flags = "; ".join(f["text"] for f in _row_flags(t, down))
             lines.append(
-                f"| {e(t.name)} | {e(t.label)} | {e(t.driver or '-')} | {e(cells[0])} | "
-                f"{e(cells[1])} | {e(cells[2])} | {e(flags or '-')} |"
+                f"| {e(t.name)} | {e(t.label)} | {e(t.driver or '-')} | {' | '.join(cells)} | "
+                f"{e(flags or '-')} |"
             )
         lines.append("")
     flagged, tracked, kinds = _flag_counts(a)

@@ -136,6 +136,8 @@ WITH ends AS (
     SELECT 'stars' AS metric, $end_stars::DATE AS e, $subs_m::INTEGER AS k
     UNION ALL SELECT 'downloads', $end_downloads::DATE, $subs_m::INTEGER
     UNION ALL SELECT 'releases', $end_releases::DATE, $subs_q::INTEGER
+    UNION ALL SELECT 'job_posts', $end_job_posts::DATE, $subs_m::INTEGER
+    UNION ALL SELECT 'questions', $end_questions::DATE, $subs_m::INTEGER
 ), days AS (  -- o = day offset in the two years (0 = the oldest day, e - 729)
     SELECT metric, e, k, o::INTEGER AS o FROM ends, range(730) r(o)
 )
@@ -173,6 +175,14 @@ WITH pts AS (
     WHERE released_at IS NOT NULL AND NOT is_prerelease AND NOT is_yanked
       AND released_at::DATE > $end_releases - 730 AND released_at::DATE <= $end_releases
     GROUP BY ALL
+    UNION ALL  -- demand: a month's mentions spread over its days (complete months only)
+    SELECT tool_id, CASE source WHEN 'hn' THEN 'job_posts' ELSE 'questions' END,
+           (month + r.k::INTEGER)::DATE,
+           mentions / datediff('day', month, (month + INTERVAL 1 MONTH)::DATE)
+    FROM demand_monthly, range(31) r(k)
+    WHERE r.k < datediff('day', month, (month + INTERVAL 1 MONTH)::DATE)
+      AND (month + INTERVAL 1 MONTH)::DATE <= $as_of_next
+      AND month > least($end_job_posts, $end_questions) - 760
 ), ends AS (SELECT DISTINCT metric, e, k FROM _rpt_subs),
 vals AS (
     SELECT p.tool_id, p.metric, datediff('day', e.e - 729, p.day) AS o, p.v, e.k
@@ -187,7 +197,7 @@ vals AS (
     JOIN _rpt_subs s USING (metric)
 )
 SELECT g.tool_id, g.metric, g.sub, g.later, g.length, coalesce(a.total, 0) AS total,
-       CASE WHEN g.metric = 'downloads' THEN coalesce(a.days, 0)
+       CASE WHEN g.metric IN ('downloads', 'job_posts', 'questions') THEN coalesce(a.days, 0)
             ELSE greatest(0, datediff('day', greatest(g.lo, sp.first_day),
                                        least(g.hi, sp.last_day)) + 1)
        END AS known
@@ -238,7 +248,8 @@ WHERE r IS NOT NULL AND earlier_known >= $min_known * earlier_length
   AND later_known >= $min_known * later_length
   AND earlier_volume >= CASE metric WHEN 'stars' THEN $min_volume_stars
                                     WHEN 'downloads' THEN $min_volume_downloads
-                                    ELSE $min_volume_releases END
+                                    WHEN 'releases' THEN $min_volume_releases
+                                    ELSE $min_volume_demand END
 GROUP BY metric
 """
 
@@ -276,6 +287,7 @@ SELECT rd.tool_id, rd.metric, rd.subs_per_year, rd.earlier_volume, rd.later_volu
        st.first_period, st.estimate_periods, st.gap_periods, st.max_value, st.max_period,
        st.median_value, st.step_period, st.step_ratio,
        CASE rd.metric WHEN 'stars' THEN $end_stars WHEN 'downloads' THEN $end_downloads
+                      WHEN 'job_posts' THEN $end_job_posts WHEN 'questions' THEN $end_questions
                       ELSE $end_releases END AS window_end
 FROM _rpt_readings rd
 LEFT JOIN _rpt_baseline b USING (metric)
@@ -308,6 +320,11 @@ FROM yr LEFT JOIN med USING (skill, metric) ORDER BY yr.skill, yr.metric
 _DATA_ENDS = """
 SELECT (SELECT max(week_start) + 6 FROM star_history WHERE week_start + 6 <= $as_of) AS stars,
        (SELECT max(day) FROM downloads_daily WHERE day <= $as_of) AS downloads,
+       (SELECT max((month + INTERVAL 1 MONTH)::DATE - 1) FROM demand_monthly
+          WHERE source = 'hn' AND (month + INTERVAL 1 MONTH)::DATE <= $as_of_next) AS job_posts,
+       (SELECT max((month + INTERVAL 1 MONTH)::DATE - 1) FROM demand_monthly
+          WHERE source = 'stackoverflow' AND (month + INTERVAL 1 MONTH)::DATE <= $as_of_next)
+         AS questions,
        (SELECT max(released_at)::DATE FROM releases WHERE released_at < $as_of_next) AS releases,
        (SELECT max(finished_at)::DATE FROM runs WHERE status IN ('ok', 'partial')
           AND source IN ('pypi', 'github', 'apache') AND started_at < $as_of_next) AS releases_run
@@ -472,14 +489,17 @@ _CHART_SHARES = """
 WITH q AS (
     SELECT t.skill, CASE WHEN r.rank <= $top_n THEN t.tool_id ELSE '' END AS series,
            date_trunc('quarter', t.month)::DATE AS quarter,
-           sum(t.stars_added) AS stars, sum(t.downloads_est) AS downloads
+           sum(t.stars_added) AS stars, sum(t.downloads_est) AS downloads,
+           sum(t.hn_posts) AS job_posts, sum(t.so_questions) AS questions
     FROM _rpt_monthly t LEFT JOIN _rpt_rank r USING (skill, tool_id)
     WHERE t.month >= $share_start AND t.month < $cur_quarter
     GROUP BY ALL
 )
 SELECT skill, series, quarter,
        stars / nullif(sum(stars) OVER (PARTITION BY skill, quarter), 0) AS stars_share,
-       downloads / nullif(sum(downloads) OVER (PARTITION BY skill, quarter), 0) AS dl_share
+       downloads / nullif(sum(downloads) OVER (PARTITION BY skill, quarter), 0) AS dl_share,
+       job_posts / nullif(sum(job_posts) OVER (PARTITION BY skill, quarter), 0) AS job_share,
+       questions / nullif(sum(questions) OVER (PARTITION BY skill, quarter), 0) AS q_share
 FROM q ORDER BY skill, series, quarter
 """
 
