@@ -43,21 +43,37 @@ def _payload(name: str) -> bytes:
     ).encode()
 
 
+class _ReleaseAll(threading.Event):
+    """Setting it opens every gate, present and future (so no handler has to poll it)."""
+
+    def __init__(self, server: SlowPypi) -> None:
+        super().__init__()
+        self.server = server
+
+    def set(self) -> None:
+        super().set()
+        with self.server.lock:
+            for gate in self.server.gates.values():
+                gate.set()
+
+
 class SlowPypi:
-    """Loopback PyPI: each project's request blocks until the test releases it."""
+    """Loopback PyPI: each project's request blocks until the test releases it.
+
+    Handlers wait without a timeout: a timed wait would read the clock, which a shifted clock
+    (faketime, to look for date bombs) can turn into a wait of a year.
+    """
 
     def __init__(self) -> None:
         self.gates: dict[str, threading.Event] = {}
-        self.release_all = threading.Event()
         self.lock = threading.Lock()
+        self.release_all = _ReleaseAll(self)
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 name = self.path.strip("/").split("/")[1]
-                gate = outer.gate(name)
-                while not (gate.wait(0.05) or outer.release_all.is_set()):
-                    pass
+                outer.gate(name).wait()
                 body = _payload(name)
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -74,7 +90,10 @@ class SlowPypi:
 
     def gate(self, name: str) -> threading.Event:
         with self.lock:
-            return self.gates.setdefault(name, threading.Event())
+            gate = self.gates.setdefault(name, threading.Event())
+            if self.release_all.is_set():
+                gate.set()
+            return gate
 
     def __enter__(self) -> SlowPypi:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
