@@ -37,7 +37,7 @@ SpawnFn = Callable[[Sequence[str], Mapping[str, str]], Spawned]
 # catalog tools and their GitHub repos, in `--tool` order (the collector is serial, in this order)
 GH = {
     "sacred": "IDSIA/sacred",
-    "dvc": "iterative/dvc",
+    "dvc": "treeverse/dvc",
     "mlflow": "mlflow/mlflow",
     "kedro": "kedro-org/kedro",
 }
@@ -235,7 +235,7 @@ def test_github_transient_faults_are_retried_and_rows_are_exact(
         (rf"^/repos/IDSIA/sacred{hist}$", Fault.error(500, {"message": "Server Error"})),
         (rf"^/repos/IDSIA/sacred{hist}\?.*page=2", Fault.truncate()),
         (
-            rf"^/repos/iterative/dvc{hist}$",
+            rf"^/repos/treeverse/dvc{hist}$",
             Fault.error(429, {"message": "Too Many Requests"}, headers={"Retry-After": "1"}),
         ),
         (rf"^/repos/mlflow/mlflow{hist}$", Fault.secondary_rate_limit(retry_after=1)),
@@ -243,7 +243,7 @@ def test_github_transient_faults_are_retried_and_rows_are_exact(
     ]
     if mode == "rest":
         faults += [
-            (r"^/repos/iterative/dvc$", Fault.html_error(502)),
+            (r"^/repos/treeverse/dvc$", Fault.html_error(502)),
             (r"^/repos/mlflow/mlflow/releases$", Fault.reset()),
             (r"^/repos/kedro-org/kedro$", Fault.cut_json()),
         ]
@@ -321,7 +321,7 @@ def test_github_budget_exhausted_stops_cleanly_then_resumes(
     assert seen == [
         # the two complete tools cost one conditional request each (304, nothing re-read)
         ("/repos/IDSIA/sacred", 304),
-        ("/repos/iterative/dvc", 304),
+        ("/repos/treeverse/dvc", 304),
         ("/repos/mlflow/mlflow", 304),
         ("/repos/mlflow/mlflow/releases", 200),
         ("/repos/mlflow/mlflow/stargazers/history", 200),
@@ -397,7 +397,7 @@ def test_github_renamed_repo_keeps_one_continuous_history(
 def test_graphql_not_found_alias_costs_only_that_tool(
     fake: FakeUpstream, e2e_env: dict[str, str]
 ) -> None:
-    repos = serve_github(fake, ["sacred", "mlflow", "kedro"])  # iterative/dvc does not exist
+    repos = serve_github(fake, ["sacred", "mlflow", "kedro"])  # treeverse/dvc does not exist
     env = _with_token(e2e_env, "ghp_e2e_token")
 
     done = run_tracker(["collect", "-s", "github", *_tool_args(list(GH))], env)
@@ -409,8 +409,8 @@ def test_graphql_not_found_alias_costs_only_that_tool(
     assert query(db, "SELECT tool_id, error FROM run_errors") == [
         (
             "dvc",
-            "repo iterative/dvc not found or not readable (GraphQL NOT_FOUND: Could not resolve "
-            "to a Repository with the name 'iterative/dvc'.)",
+            "repo treeverse/dvc not found or not readable (GraphQL NOT_FOUND: Could not resolve "
+            "to a Repository with the name 'treeverse/dvc'.)",
         )
     ]
     assert fake.log.count(source="github", path="^/graphql$") == 1  # one batch for all four
