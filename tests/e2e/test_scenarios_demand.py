@@ -85,9 +85,13 @@ def _add(month: date, n: int) -> date:
 
 
 def _env(e2e_env: Mapping[str, str], tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The e2e environment with this file's catalog override and without an app key (the
+    300-a-day quota), plus ``extra``."""
     catalog = tmp_path / "demand-catalog.yaml"
     catalog.write_text(CATALOG, encoding="utf-8")
-    return {**e2e_env, "TRACKER_CATALOG": str(catalog), **extra}
+    env = {**e2e_env, "TRACKER_CATALOG": str(catalog), **extra}
+    env.pop("TRACKER_STACKEXCHANGE_KEY", None)
+    return env
 
 
 def _db(env: Mapping[str, str]) -> Path:
