@@ -70,7 +70,7 @@ def test_collect_failure_is_recorded_and_exit_1(db_path: Path) -> None:
             "collect", "-s", "pypi", "-t", "sacred", "-t", "mlflow", "--db", str(db_path)
         )
     assert code == 1
-    assert "pypi: partial, 1 tools stored, 1 failed" in out
+    assert "pypi: partial, 1 tool stored, 1 failed" in out
     assert "HTTP 404 from https://pypi.test/pypi/sacred/json" in out
     con = open_db(db_path, read_only=True)
     assert con.execute("SELECT tool_id, error FROM run_errors").fetchall() == [

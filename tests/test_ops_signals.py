@@ -240,3 +240,42 @@ def test_sigterm_stops_the_scheduler_after_the_current_tool(tmp_path: Path, pypi
     assert counts.get(stored["tool_id"]) is not None
     assert [(r[0], r[1]) for r in runs] == [("pypi", "interrupted")]
     assert not (tmp_path / "site").exists()  # no report after an interrupted collect
+
+
+def test_second_sigint_stops_at_once_with_one_line_and_marks_the_run(
+    tmp_path: Path, pypi: SlowPypi
+) -> None:
+    """Ctrl-C twice: the second press ends the process while requests are still held by the
+    fake PyPI (so it cannot have waited for them), prints one line and no traceback, exits 130,
+    and the run is already `interrupted` in the DB (not left `running`)."""
+    db = tmp_path / "t.duckdb"
+    tools = ["dagster", "prefect", "luigi"]
+    proc = Proc(
+        [
+            "collect",
+            "--source",
+            "pypi",
+            *(a for t in tools for a in ("--tool", t)),
+            "--db",
+            str(db),
+        ],
+        tmp_path,
+        pypi.url,
+    )
+    pypi.gate("dagster").set()
+    proc.wait_for("tool stored", tool_id="dagster")
+    proc.proc.send_signal(signal.SIGINT)
+    proc.wait_for("stop requested by signal; finishing the current tool")
+    proc.proc.send_signal(signal.SIGINT)  # prefect and luigi are still held by the fake
+    code, out = proc.finish()
+    assert code == 130
+    assert not pypi.release_all.is_set()  # nothing was released: the exit did not wait
+    text_lines = [line for line in proc.raw if not line.startswith("{")]
+    assert text_lines == [
+        "tracker: second SIGINT: stopped at once; the run is marked interrupted and the tool "
+        "in progress was not stored\n"
+    ], "".join(proc.raw)
+    assert "Traceback" not in "".join(proc.raw) + out
+    counts, runs = _check_db(db)
+    assert counts == {"dagster": len(VERSIONS)}
+    assert runs == [("pypi", "interrupted", 1, 0)]

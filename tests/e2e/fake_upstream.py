@@ -3,7 +3,8 @@
 One ``ThreadingHTTPServer`` per upstream (GitHub REST + GraphQL, PyPI JSON, pypistats, ClickHouse
 HTTP, Apache archive, Algolia's HN Search, Stack Exchange), each bound to 127.0.0.1 on a random port and served from a background
 thread. Every server reads an in-memory data model that the test fills in, so a test knows the
-exact rows `tracker collect` must store. Shapes follow /work/shared/api-notes.md.
+exact rows `tracker collect` must store. Shapes follow the upstream APIs' documented answers and
+the recorded fixtures under tests/fixtures/.
 
 Typical use (the ``fake`` fixture in conftest.py starts and stops it)::
 

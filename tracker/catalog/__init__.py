@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tracker.catalog._loader import (
     BUNDLED_CATALOG,
+    MAX_ERRORS,
     Catalog,
     Tool,
     load_catalog,
@@ -13,6 +14,7 @@ from tracker.catalog.job_terms import JobMatcher, JobTerms, JobTermsError, html_
 
 __all__ = [
     "BUNDLED_CATALOG",
+    "MAX_ERRORS",
     "Catalog",
     "JobMatcher",
     "JobTerms",

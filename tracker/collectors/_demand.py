@@ -1,7 +1,7 @@
 """What the two demand sources (``hn``, ``stackoverflow``) share: calendar months and catalog keys.
 
 Months are ``date`` objects on the first day of a UTC calendar month. Both sources start in
-January 2015 (DESIGN: "since 2015").
+January 2015.
 """
 
 from __future__ import annotations

@@ -343,8 +343,14 @@ class HnCollector:
             try:
                 threads = self.list_threads(client, min(needed))
             except TrackerError as exc:
+                # one listing serves every tool: its URL is each tool's own
+                why = (
+                    exc.not_collected
+                    if isinstance(exc, SourceUnreachableError)
+                    else f"not collected: listing failed: {exc}"
+                )
                 for tool in tools:
-                    yield ToolFailure(tool.id, f"not collected: listing failed: {exc}")
+                    yield ToolFailure(tool.id, why)
                 return
             tool_ids = frozenset(t.id for t in tools)
             matcher = self.matcher_factory(tools)

@@ -311,6 +311,26 @@ class Store:
             [self._now(), status, tools_ok, tools_failed, requests, rows_written, error, run_id],
         )
 
+    def interrupt_run(
+        self, run_id: int, *, tools_ok: int, tools_failed: int, requests: int, rows_written: int
+    ) -> None:
+        """Mark a still-running run ``interrupted`` at once (a second signal is ending the process).
+
+        Uses its own cursor: the caller may be a signal handler that interrupted a tool's open
+        transaction on the main connection (never committed) or another thread's job.
+        """
+        cur = self.con.cursor()
+        try:
+            cur.execute(
+                "UPDATE runs SET finished_at = ?, status = 'interrupted', tools_ok = ?,"
+                " tools_failed = ?, requests = ?, rows_written = ?,"
+                " error = 'stopped at once by a second signal; the tool in progress was not stored'"
+                " WHERE run_id = ? AND status = 'running'",
+                [self._now(), tools_ok, tools_failed, requests, rows_written, run_id],
+            )
+        finally:
+            cur.close()
+
     def add_run_error(self, run_id: int, source: str, tool_id: str | None, error: str) -> None:
         """Record one error of a run (tool_id None: the whole source)."""
         self.con.execute(
@@ -525,12 +545,16 @@ class Store:
         last_run = RunRow(*row) if row else None
         rows_sql = _SOURCE_ROWS.get(source)
         rows_row = con.execute(rows_sql).fetchone() if rows_sql else None
-        # stale: tools whose latest error in this source is newer than their latest success
+        # stale: tools whose latest error in this source is newer than their latest success.
+        # An interrupted run is neither: its "not collected: stop requested" tools keep the
+        # freshness of the last success, like the source does.
         stale = con.execute(
             """
             WITH last_err AS (
                 SELECT e.tool_id, max(r.started_at) AS at FROM run_errors e
-                JOIN runs r USING (run_id) WHERE e.source = ? AND e.tool_id IS NOT NULL GROUP BY 1
+                JOIN runs r USING (run_id)
+                WHERE e.source = ? AND e.tool_id IS NOT NULL AND r.status <> 'interrupted'
+                GROUP BY 1
             ), last_ok AS (
                 SELECT max(started_at) AS at FROM runs WHERE source = ? AND status IN ('ok','partial')
             )

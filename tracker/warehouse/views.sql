@@ -104,3 +104,11 @@ SELECT skill, month, sum(stars_added) AS stars_added, sum(downloads) AS download
        count(stars_added) AS tools_with_stars,
        count(downloads) AS tools_with_downloads
 FROM tool_trends GROUP BY ALL;
+
+-- The labels of the newest report (tool_labels / skill_labels keep every report's as-of date).
+CREATE OR REPLACE VIEW latest_tool_labels AS
+SELECT l.*, t.name, t.skill FROM tool_labels l JOIN tools t USING (tool_id)
+WHERE l.as_of = (SELECT max(as_of) FROM tool_labels);
+
+CREATE OR REPLACE VIEW latest_skill_labels AS
+SELECT * FROM skill_labels WHERE as_of = (SELECT max(as_of) FROM skill_labels);
