@@ -706,7 +706,7 @@ def test_one_source_down_the_other_four_are_stored_exactly(
     ]
     # the demand sources ran too: no "Who is hiring?" thread in the fake (nothing stored, one
     # listing request); oozie's Stack Overflow tag counted for every complete month (0 here)
-    assert "hn: ok, 2 tools stored, 0 failed, 0 rows, 1 requests" in done.stdout
+    assert "hn: ok, 2 tools stored, 0 failed, 0 rows, 1 request," in done.stdout
     months = query(
         db,
         "SELECT count(*), min(month), sum(mentions + total) FROM demand_monthly"
