@@ -85,9 +85,13 @@ def _add(month: date, n: int) -> date:
 
 
 def _env(e2e_env: Mapping[str, str], tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The e2e environment with this file's catalog override and without an app key (the
+    300-a-day quota), plus ``extra``."""
     catalog = tmp_path / "demand-catalog.yaml"
     catalog.write_text(CATALOG, encoding="utf-8")
-    return {**e2e_env, "TRACKER_CATALOG": str(catalog), **extra}
+    env = {**e2e_env, "TRACKER_CATALOG": str(catalog), **extra}
+    env.pop("TRACKER_STACKEXCHANGE_KEY", None)
+    return env
 
 
 def _db(env: Mapping[str, str]) -> Path:
@@ -297,7 +301,7 @@ def test_stackoverflow_quota_cut_backfill_resumes_without_duplicates(
     se.asked.clear()
     fake.log.clear()
     second = run_tracker(
-        ["--log-level", "debug", "collect", "-s", "stackoverflow", *SO_ARGS],
+        ["--log-level", "debug", "--log-libraries", "collect", "-s", "stackoverflow", *SO_ARGS],
         {**env, "TRACKER_STACKEXCHANGE_KEY": key},
     )
 
@@ -309,7 +313,7 @@ def test_stackoverflow_quota_cut_backfill_resumes_without_duplicates(
     assert len(se.asked) == 5 * len(missing)
     assert all(r.query.count("key=") == 1 for r in fake.log.find(source="stackoverflow"))
     assert stored(db, "stackoverflow") == expected_so(fake, complete)
-    # the key never shows: not in the output, the logs (debug: httpx logs every URL), the DB
+    # the key never shows: not in the output, the logs (httpx's own lines log every URL), the DB
     assert key not in second.stdout + second.stderr
     assert "key=***" in second.stderr
     assert key.encode() not in db.read_bytes()

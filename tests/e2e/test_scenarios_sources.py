@@ -701,7 +701,19 @@ def test_one_source_down_the_other_four_are_stored_exactly(
         ("pypistats", "ok"),
         ("clickpy", "failed"),
         ("apache", "ok"),
+        ("hn", "ok"),
+        ("stackoverflow", "ok"),
     ]
+    # the demand sources ran too: no "Who is hiring?" thread in the fake (nothing stored, one
+    # listing request); oozie's Stack Overflow tag counted for every complete month (0 here)
+    assert "hn: ok, 2 tools stored, 0 failed, 0 rows, 1 request," in done.stdout
+    months = query(
+        db,
+        "SELECT count(*), min(month), sum(mentions + total) FROM demand_monthly"
+        " WHERE source = 'stackoverflow' AND tool_id = 'oozie'",
+    )
+    assert months[0][1:] == (date(2015, 1, 1), 0) and months[0][0] >= 142
+    assert query(db, "SELECT count(*) FROM demand_monthly WHERE source = 'hn'") == [(0,)]
 
 
 # ---- hostile upstream text ------------------------------------------------------------------
@@ -851,7 +863,7 @@ def test_github_token_never_leaks_across_all_five_sources(
         assert sentinel.encode() not in path.read_bytes(), path
     github = fake.log.find(source="github")
     assert github and all(r.had_token for r in github)
-    for source in ("pypi", "pypistats", "clickpy", "apache"):
+    for source in ("pypi", "pypistats", "clickpy", "apache", "hn", "stackoverflow"):
         seen = fake.log.find(source=source)
         assert seen, source
         assert not any(r.had_token or r.had_authorization for r in seen), source
@@ -859,8 +871,10 @@ def test_github_token_never_leaks_across_all_five_sources(
         ("apache",),
         ("clickpy",),
         ("github",),
+        ("hn",),
         ("pypi",),
         ("pypistats",),
+        ("stackoverflow",),
     ]
 
 
