@@ -485,7 +485,7 @@ class StackoverflowCollector:
                 if stop is not None or interrupted:
                     break
         if stop is not None:
-            log.warning("stackoverflow: stopped: %s", stop)
+            log.info("stackoverflow: stopped: %s", stop)  # the outcome of every tool says it
         log.info(
             "stackoverflow: %d requests today (%s)",
             api.used_today,
