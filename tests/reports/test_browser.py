@@ -62,6 +62,10 @@ def test_index_html_draws_every_chart_without_js_errors(landscape_db: Path, tmp_
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
             page.on("request", lambda r: requests.append(r.url))
             page.goto((out / "index.html").as_uri(), wait_until="load")
+            # charts are drawn as they near the viewport: scroll each into view, as a reader does
+            for chart in page.locator("[data-chart]").all():
+                chart.scroll_into_view_if_needed()
+                chart.locator(".main-svg").first.wait_for(timeout=10_000)
             page.wait_for_function(
                 "document.querySelectorAll('[data-chart]').length > 0 && "
                 "[...document.querySelectorAll('[data-chart]')]"

@@ -156,12 +156,23 @@ class _Charts:
         return f'<div class="chart" id="{div_id}" data-chart="1"></div>'
 
     def script(self) -> str:
-        lines = ["(function(){", "var cfg={displaylogo:false,responsive:true};"]
+        """Draw each chart when it nears the viewport (a page of 300+ tools stays fast to open);
+        without IntersectionObserver every chart is drawn at once."""
+        lines = ["(function(){", "var cfg={displaylogo:false,responsive:true};", "var figs={};"]
         for div_id, payload in self.figs:
-            lines.append(
-                f"(function(){{var f={payload};"
-                f"Plotly.newPlot({json.dumps(div_id)},f.data,f.layout,cfg);}})();"
-            )
+            lines.append(f"figs[{json.dumps(div_id)}]={payload};")
+        lines.append(
+            "function draw(id){var f=figs[id];if(!f)return;delete figs[id];"
+            "Plotly.newPlot(id,f.data,f.layout,cfg);}"
+            "if('IntersectionObserver' in window){"
+            "var io=new IntersectionObserver(function(es){es.forEach(function(e){"
+            "if(e.isIntersecting){io.unobserve(e.target);draw(e.target.id);}});},"
+            "{rootMargin:'800px 0px'});"
+            "Object.keys(figs).forEach(function(id){var el=document.getElementById(id);"
+            "if(el){io.observe(el);}else{draw(id);}});"
+            "}else{Object.keys(figs).forEach(draw);}"
+            "window.addEventListener('beforeprint',function(){Object.keys(figs).forEach(draw);});"
+        )
         lines.append("})();")
         return "\n".join(lines)
 
