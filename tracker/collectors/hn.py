@@ -34,7 +34,7 @@ from typing import Any, ClassVar
 import httpx
 
 from tracker.catalog import Tool
-from tracker.catalog.job_terms import JobMatcher
+from tracker.catalog.job_matcher import JobMatcher
 from tracker.collectors._demand import (
     DEMAND_SINCE,
     add_months,
