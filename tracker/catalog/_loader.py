@@ -13,6 +13,7 @@ import yaml
 from tracker.catalog._yaml_nodes import (
     Errors,
     boolean,
+    check_key,
     compose,
     job_terms,
     line_of,
@@ -128,15 +129,7 @@ def _parse_tool(node: yaml.Node, file: str, errors: Errors) -> _RawTool:
         key = str(key_node.value)
         raw.bad.add(key)  # until its value is accepted below
         with errors.collect():
-            if key not in _TOOL_KEYS:
-                raise CatalogError(
-                    f"unknown key (allowed: {', '.join(_TOOL_KEYS)})",
-                    file=file,
-                    line=line_of(key_node),
-                    field=key,
-                )
-            if key in raw.fields:
-                raise CatalogError("key given twice", file=file, line=line_of(key_node), field=key)
+            check_key(key_node, key, _TOOL_KEYS, raw.fields, file)
             raw.lines[key] = line_of(value_node)
             if key in ("pypi", "formerly"):
                 items = str_list(value_node, file, key)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 
 import yaml
 
@@ -15,6 +15,22 @@ from tracker.errors import CatalogError, CatalogErrors
 _SO_TAG_RE = re.compile(r"^[a-z0-9.#+-]{1,35}$")
 # libyaml's parser when PyYAML has it: ten times faster on the 2,800-line bundled catalog.
 _YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def check_key(
+    key_node: yaml.Node, fld: str, allowed: tuple[str, ...], given: Container[str], file: str
+) -> None:
+    """Refuse a mapping key that is not ``allowed`` or is already in ``given``."""
+    key = str(key_node.value)
+    if key not in allowed:
+        raise CatalogError(
+            f"unknown key (allowed: {', '.join(allowed)})",
+            file=file,
+            line=line_of(key_node),
+            field=fld,
+        )
+    if key in given:
+        raise CatalogError("key given twice", file=file, line=line_of(key_node), field=fld)
 
 
 def line_of(node: yaml.Node) -> int:
@@ -83,15 +99,7 @@ def job_terms(node: yaml.Node, file: str, key_line: int) -> JobTerms:
         for key_node, value_node in node.value:
             key = str(key_node.value)
             fld = f"job_terms.{key}"
-            if key not in JOB_TERMS_KEYS:
-                raise CatalogError(
-                    f"unknown key (allowed: {', '.join(JOB_TERMS_KEYS)})",
-                    file=file,
-                    line=line_of(key_node),
-                    field=fld,
-                )
-            if key in mapping:
-                raise CatalogError("key given twice", file=file, line=line_of(key_node), field=fld)
+            check_key(key_node, fld, JOB_TERMS_KEYS, mapping, file)
             mapping[key] = plain(value_node, file, fld)
             lines[key] = line_of(value_node)
             if isinstance(value_node, yaml.SequenceNode):
