@@ -325,7 +325,7 @@ def test_unknown_package_fails_that_package_only(store: Any) -> None:
             [only],
         )
     )
-    assert "unknown package 'no-such-package-xyz'" in failure.error
+    assert "unknown package or no downloads for 'no-such-package-xyz'" in failure.error
 
 
 def test_server_error_is_retried_by_the_transport(store: Any) -> None:
