@@ -26,15 +26,22 @@ from __future__ import annotations
 import functools
 import json
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import httpx
 
 from tracker.catalog import Tool
-from tracker.collectors.base import CollectContext, describe_body, isolate, open_breaker
+from tracker.collectors.base import (
+    CollectContext,
+    describe_body,
+    isolate,
+    make_client,
+    open_breaker,
+)
 from tracker.errors import SourceUnreachableError, TrackerError, UpstreamError
 from tracker.records import (
     DownloadRecord,
@@ -47,10 +54,12 @@ from tracker.records import (
 
 __all__ = [
     "Fetched",
+    "PackageCollector",
     "PackageError",
     "PackageResult",
     "PackageSource",
     "collect_packages",
+    "get_json",
     "normalize",
     "read_json",
 ]
@@ -142,6 +151,22 @@ def read_json(
     return Fetched(
         url, payload, response.headers.get("etag"), response.headers.get("last-modified")
     )
+
+
+def get_json(
+    client: httpx.Client,
+    path: str,
+    *,
+    source: str,
+    not_found: str,
+    validators: tuple[str | None, str | None] = (None, None),
+    accept: str | None = None,
+) -> Fetched:
+    """Return ``GET path`` read by ``read_json``, conditional on stored validators."""
+    headers = conditional_headers(validators) | ({"Accept": accept} if accept else {})
+    response = client.get(path, headers=headers)
+    url = str(client.base_url.join(path))
+    return read_json(response, source=source, url=url, not_found=not_found, validators=validators)
 
 
 class _Run(Generic[T]):
@@ -240,3 +265,35 @@ def collect_packages(
             tools,
             plans,
         )
+
+
+class PackageCollector(ABC, Generic[T]):
+    """A collector of a package source: one client, one ``PackageSource``, the loop above."""
+
+    name: ClassVar[str]
+
+    def __init__(self, transport: httpx.BaseTransport | None = None) -> None:
+        self.transport = transport  # tests pass respx's or an httpx.MockTransport
+
+    def applicable(self, tool: Tool) -> bool:
+        """Return True when the tool lists PyPI packages."""
+        return bool(tool.pypi)
+
+    @abstractmethod
+    def client(self, ctx: CollectContext) -> httpx.Client:
+        """Return the source's client (``open_client``)."""
+
+    def open_client(self, ctx: CollectContext, base_url: str, **options: Any) -> httpx.Client:
+        """Return ``base.make_client`` for this source on ``self.transport``."""
+        return make_client(
+            ctx, source=self.name, base_url=base_url, transport=self.transport, **options
+        )
+
+    @abstractmethod
+    def source(self, ctx: CollectContext, client: httpx.Client) -> PackageSource[T]:
+        """Return the source declaration for this run."""
+
+    def collect(self, ctx: CollectContext, tools: Sequence[Tool]) -> Iterator[ToolOutcome]:
+        """Yield one outcome per tool (``collect_packages``)."""
+        with self.client(ctx) as client:
+            yield from collect_packages(self.source(ctx, client), ctx, client, tools)

@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
 from typing import ClassVar
 
@@ -32,15 +31,15 @@ import httpx
 
 from tracker.catalog import Tool
 from tracker.collectors._packages import (
+    PackageCollector,
     PackageError,
     PackageResult,
     PackageSource,
-    collect_packages,
 )
-from tracker.collectors.base import CollectContext, make_client, register
+from tracker.collectors.base import CollectContext, register
 from tracker.config import DEFAULT_CLICKHOUSE_USER
 from tracker.errors import ParseError, UpstreamError
-from tracker.records import DownloadRecord, ToolOutcome
+from tracker.records import DownloadRecord
 
 __all__ = [
     "DOWNLOADS_SQL",
@@ -48,6 +47,7 @@ __all__ = [
     "ClickHouseError",
     "ClickhouseUsers",
     "ClickpyCollector",
+    "collect_daily",
     "fetch_daily",
     "parse_daily",
     "query_window",
@@ -272,59 +272,49 @@ class ClickhouseUsers:
         )
 
 
+def collect_daily(
+    ctx: CollectContext,
+    client: httpx.Client,
+    users: ClickhouseUsers,
+    tool: Tool,
+    package: str,
+    last_day: date | None,
+) -> PackageResult:
+    """Return one package's daily downloads: a backfill, or the days after ``last_day``."""
+    since, until = query_window(last_day, ctx.now().date())
+    url, body = users.query(client, package, since, until)
+    rows = parse_daily(body, tool_id=tool.id, package=package, url=url)
+    if last_day is None and not rows:
+        raise PackageError(
+            f"{package}: ClickPy has no downloads for this project "
+            "(not on PyPI under this name, or not in the dataset yet)"
+        )
+    return PackageResult(
+        downloads=tuple(rows), counters=(("packages_backfilled", int(last_day is None)),)
+    )
+
+
 @register(SOURCE)
-class ClickpyCollector:
+class ClickpyCollector(PackageCollector[date | None]):
     """Backfills and then extends daily downloads from ClickPy's ClickHouse, one query a package."""
 
     name: ClassVar[str] = SOURCE
 
-    def __init__(self, transport: httpx.BaseTransport | None = None) -> None:
-        self.transport = transport
+    def client(self, ctx: CollectContext) -> httpx.Client:
+        """Return the ClickHouse client; the query is read-only, so a POST is retried too."""
+        return self.open_client(ctx, ctx.settings.clickhouse_url, retry_post=True)
 
-    def applicable(self, tool: Tool) -> bool:
-        """Return True when the tool lists PyPI packages."""
-        return bool(tool.pypi)
-
-    @staticmethod
-    def _work(
-        ctx: CollectContext,
-        client: httpx.Client,
-        users: ClickhouseUsers,
-        tool: Tool,
-        package: str,
-        last_day: date | None,
-    ) -> PackageResult:
-        since, until = query_window(last_day, ctx.now().date())
-        url, body = users.query(client, package, since, until)
-        rows = parse_daily(body, tool_id=tool.id, package=package, url=url)
-        if last_day is None and not rows:
-            raise PackageError(
-                f"{package}: ClickPy has no downloads for this project "
-                "(not on PyPI under this name, or not in the dataset yet)"
-            )
-        return PackageResult(
-            downloads=tuple(rows), counters=(("packages_backfilled", int(last_day is None)),)
-        )
-
-    def collect(self, ctx: CollectContext, tools: Sequence[Tool]) -> Iterator[ToolOutcome]:
-        """Yield one outcome per tool; queries are serial (a shared public endpoint)."""
+    def source(self, ctx: CollectContext, client: httpx.Client) -> PackageSource[date | None]:
+        """Return the declaration: serial queries (a shared public endpoint), newest stored day."""
         users = ClickhouseUsers(ctx.settings.clickhouse_user)
-        with make_client(
-            ctx,
-            source=SOURCE,
-            base_url=ctx.settings.clickhouse_url,
-            transport=self.transport,
-            retry_post=True,  # the query is read-only: retrying the POST is safe
-        ) as client:
-            # one endpoint for every package: the package's own query names it
-            base = str(client.base_url).rstrip("/")
-            source: PackageSource[date | None] = PackageSource(
-                name=SOURCE,
-                url=lambda package: f"{base}/?param_name={package}",
-                prepare=lambda tool, package: ctx.state.last_download_day(tool.id, package, SOURCE),
-                work=lambda tool, package, last_day: self._work(
-                    ctx, client, users, tool, package, last_day
-                ),
-                counters=("packages_backfilled",),
-            )
-            yield from collect_packages(source, ctx, client, tools)
+        # one endpoint for every package: the package's own query names it
+        base = str(client.base_url).rstrip("/")
+        return PackageSource(
+            name=SOURCE,
+            url=lambda package: f"{base}/?param_name={package}",
+            prepare=lambda tool, package: ctx.state.last_download_day(tool.id, package, SOURCE),
+            work=lambda tool, package, last_day: collect_daily(
+                ctx, client, users, tool, package, last_day
+            ),
+            counters=("packages_backfilled",),
+        )

@@ -15,7 +15,7 @@ https://peps.python.org/pep-0691/; ``upload-time`` from PEP 700): ``GET /simple/
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from typing import ClassVar
 
 import httpx
@@ -23,22 +23,22 @@ import httpx
 from tracker.catalog import Tool
 from tracker.collectors._packages import (
     Fetched,
+    PackageCollector,
     PackageResult,
     PackageSource,
-    collect_packages,
-    conditional_headers,
+    get_json,
     normalize,
-    read_json,
 )
 from tracker.collectors._pypi_parse import PypiProject, parse_project, parse_simple
-from tracker.collectors.base import CollectContext, make_client, register
-from tracker.records import HttpCacheRecord, ToolOutcome
+from tracker.collectors.base import CollectContext, register
+from tracker.records import HttpCacheRecord
 
 __all__ = [
     "SIMPLE_JSON",
     "FetchedProject",
     "PypiCollector",
     "PypiProject",
+    "collect_project",
     "fetch_project",
     "fetch_simple",
     "normalize",
@@ -63,12 +63,10 @@ def fetch_project(
     client: httpx.Client, package: str, validators: tuple[str | None, str | None] = (None, None)
 ) -> Fetched:
     """Return ``/pypi/<package>/json``, conditional on stored validators; raises UpstreamError."""
-    path = f"/pypi/{normalize(package)}/json"
-    response = client.get(path, headers=conditional_headers(validators))
-    return read_json(
-        response,
+    return get_json(
+        client,
+        f"/pypi/{normalize(package)}/json",
         source=SOURCE,
-        url=str(client.base_url.join(path)),
         not_found=f"unknown PyPI project {package!r}",
         validators=validators,
     )
@@ -76,13 +74,12 @@ def fetch_project(
 
 def fetch_simple(client: httpx.Client, package: str) -> Fetched:
     """Return the Simple API page of ``package`` in JSON (PEP 691); raises UpstreamError."""
-    path = f"/simple/{normalize(package)}/"
-    response = client.get(path, headers={"Accept": SIMPLE_JSON})
-    return read_json(
-        response,
+    return get_json(
+        client,
+        f"/simple/{normalize(package)}/",
         source=SOURCE,
-        url=str(client.base_url.join(path)),
         not_found=f"unknown PyPI project {package!r}",
+        accept=SIMPLE_JSON,
     )
 
 
@@ -96,68 +93,58 @@ def _invalid_warning(totals: Mapping[str, int]) -> tuple[str, ...]:
     return (f"{invalid} version(s) are not PEP 440 (stored, flagged)",) if invalid else ()
 
 
+def collect_project(
+    ctx: CollectContext,
+    client: httpx.Client,
+    tool: Tool,
+    package: str,
+    validators: tuple[str | None, str | None],
+) -> PackageResult:
+    """Return one package's releases: the JSON API, or the Simple API when it lacks them."""
+    fetched = fetch_project(client, package, validators)
+    if fetched.payload is None:
+        return PackageResult(counters=(("not_modified", 1),))
+    if lacks_releases(fetched.payload):
+        log.info("pypi: %s has no `releases` key; versions from the Simple API", package)
+        simple = fetch_simple(client, package)
+        project = parse_simple(simple.payload, tool_id=tool.id, url=simple.url)
+    else:
+        project = parse_project(fetched.payload, tool_id=tool.id, package=package, url=fetched.url)
+    cache = HttpCacheRecord(fetched.url, fetched.etag, fetched.last_modified, ctx.now())
+    return PackageResult(
+        releases=project.releases,
+        http_cache=(cache,) if fetched.etag or fetched.last_modified else (),
+        counters=(
+            ("versions_without_files", project.versions_without_files),
+            ("invalid_versions", project.invalid_versions),
+        ),
+    )
+
+
 @register(SOURCE)
-class PypiCollector:
+class PypiCollector(PackageCollector[tuple[str | None, str | None]]):
     """Collects release histories from PyPI's JSON API with bounded concurrency."""
 
     name: ClassVar[str] = SOURCE
 
-    def __init__(self, transport: httpx.BaseTransport | None = None) -> None:
-        self.transport = transport
+    def client(self, ctx: CollectContext) -> httpx.Client:
+        """Return PyPI's client (JSON bodies cut short are retried)."""
+        headers = {"Accept": "application/json"}
+        return self.open_client(ctx, ctx.settings.pypi_url, headers=headers, check_json=True)
 
-    def applicable(self, tool: Tool) -> bool:
-        """Return True when the tool lists PyPI packages."""
-        return bool(tool.pypi)
-
-    @staticmethod
-    def _work(
-        ctx: CollectContext,
-        client: httpx.Client,
-        tool: Tool,
-        package: str,
-        validators: tuple[str | None, str | None],
-    ) -> PackageResult:
-        fetched = fetch_project(client, package, validators)
-        if fetched.payload is None:
-            return PackageResult(counters=(("not_modified", 1),))
-        if lacks_releases(fetched.payload):
-            log.info("pypi: %s has no `releases` key; versions from the Simple API", package)
-            simple = fetch_simple(client, package)
-            project = parse_simple(simple.payload, tool_id=tool.id, url=simple.url)
-        else:
-            project = parse_project(
-                fetched.payload, tool_id=tool.id, package=package, url=fetched.url
-            )
-        cache = HttpCacheRecord(fetched.url, fetched.etag, fetched.last_modified, ctx.now())
-        return PackageResult(
-            releases=project.releases,
-            http_cache=(cache,) if fetched.etag or fetched.last_modified else (),
-            counters=(
-                ("versions_without_files", project.versions_without_files),
-                ("invalid_versions", project.invalid_versions),
-            ),
-        )
-
-    def collect(self, ctx: CollectContext, tools: Sequence[Tool]) -> Iterator[ToolOutcome]:
-        """Yield one outcome per tool, fetching up to ``pypi_concurrency`` projects at once."""
+    def source(
+        self, ctx: CollectContext, client: httpx.Client
+    ) -> PackageSource[tuple[str | None, str | None]]:
+        """Return the declaration: validators as cursors, up to ``pypi_concurrency`` at once."""
         base = ctx.settings.pypi_url
-        with make_client(
-            ctx,
-            source=SOURCE,
-            base_url=base,
-            headers={"Accept": "application/json"},
-            check_json=True,
-            transport=self.transport,
-        ) as client:
-            source: PackageSource[tuple[str | None, str | None]] = PackageSource(
-                name=SOURCE,
-                url=lambda package: project_url(base, package),
-                prepare=lambda tool, package: ctx.state.http_validators(project_url(base, package)),
-                work=lambda tool, package, validators: self._work(
-                    ctx, client, tool, package, validators
-                ),
-                counters=("versions_without_files", "invalid_versions", "not_modified"),
-                tool_warnings=_invalid_warning,
-                workers=max(1, ctx.settings.pypi_concurrency),
-            )
-            yield from collect_packages(source, ctx, client, tools)
+        return PackageSource(
+            name=SOURCE,
+            url=lambda package: project_url(base, package),
+            prepare=lambda tool, package: ctx.state.http_validators(project_url(base, package)),
+            work=lambda tool, package, validators: collect_project(
+                ctx, client, tool, package, validators
+            ),
+            counters=("versions_without_files", "invalid_versions", "not_modified"),
+            tool_warnings=_invalid_warning,
+            workers=max(1, ctx.settings.pypi_concurrency),
+        )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import ClassVar
 
@@ -23,9 +23,9 @@ import httpx
 from tracker.catalog import Tool
 from tracker.collectors._packages import (
     Fetched,
+    PackageCollector,
     PackageResult,
     PackageSource,
-    collect_packages,
     conditional_headers,
     normalize,
     read_json,
@@ -35,17 +35,17 @@ from tracker.collectors.base import (
     RateLimiter,
     RetryPolicy,
     describe_body,
-    make_client,
     parse_retry_after,
     register,
 )
 from tracker.errors import ParseError, RateLimitedError
-from tracker.records import DownloadRecord, HttpCacheRecord, ToolOutcome
+from tracker.records import DownloadRecord, HttpCacheRecord
 
 __all__ = [
     "PypistatsCollector",
     "PypistatsFetch",
     "already_collected",
+    "collect_overall",
     "fetch_overall",
     "parse_overall",
 ]
@@ -162,8 +162,30 @@ def already_collected(last_day: date | None, fetched_at: datetime | None, *, now
     return fetched_at is not None and fetched_at.date() == today
 
 
+def collect_overall(
+    ctx: CollectContext,
+    client: httpx.Client,
+    limiter: RateLimiter,
+    tool: Tool,
+    package: str,
+    validators: tuple[str | None, str | None],
+) -> PackageResult:
+    """Return one package's daily downloads, and its validators once its answer is read."""
+    result = fetch_overall(client, package, validators=validators, sleep=ctx.sleep, limiter=limiter)
+    # kept only once the answer is read: a payload that does not parse is asked again
+    fetched = (HttpCacheRecord(result.url, result.etag, result.last_modified, ctx.now()),)
+    counted = (("packages_fetched", 1),)
+    if result.payload is None:  # 304: nothing changed since the last fetch
+        return PackageResult(http_cache=fetched, counters=counted)
+    rows = parse_overall(result.payload, tool_id=tool.id, package=package, url=result.url)
+    empty = (f"{package}: pypistats has no download data (nothing stored)",)
+    return PackageResult(
+        downloads=tuple(rows), http_cache=fetched, counters=counted, warnings=() if rows else empty
+    )
+
+
 @register(SOURCE)
-class PypistatsCollector:
+class PypistatsCollector(PackageCollector[tuple[str | None, str | None]]):
     """Collects daily downloads without mirrors from pypistats, serially and throttled."""
 
     name: ClassVar[str] = SOURCE
@@ -173,78 +195,42 @@ class PypistatsCollector:
         transport: httpx.BaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.transport = transport
+        super().__init__(transport)
         self.clock = clock
 
-    def applicable(self, tool: Tool) -> bool:
-        """Return True when the tool lists PyPI packages."""
-        return bool(tool.pypi)
-
-    @staticmethod
-    def _prepare(
-        ctx: CollectContext, url: str, tool: Tool, package: str
-    ) -> tuple[str | None, str | None] | PackageResult:
-        """Return the validators to send, or a result when the package is fresh today."""
-        last_day = ctx.state.last_download_day(tool.id, package, SOURCE)
-        if already_collected(last_day, ctx.state.http_fetched_at(url), now=ctx.now()):
-            log.debug("pypistats: %s already collected today", package)
-            return PackageResult(counters=(("packages_skipped_fresh", 1),))
-        return ctx.state.http_validators(url) if last_day else (None, None)
-
-    @staticmethod
-    def _work(
-        ctx: CollectContext,
-        client: httpx.Client,
-        limiter: RateLimiter,
-        tool: Tool,
-        package: str,
-        validators: tuple[str | None, str | None],
-    ) -> PackageResult:
-        result = fetch_overall(
-            client, package, validators=validators, sleep=ctx.sleep, limiter=limiter
-        )
-        # kept only once the answer is read: a payload that does not parse is asked again
-        fetched = (HttpCacheRecord(result.url, result.etag, result.last_modified, ctx.now()),)
-        counted = (("packages_fetched", 1),)
-        if result.payload is None:  # 304: nothing changed since the last fetch
-            return PackageResult(http_cache=fetched, counters=counted)
-        rows = parse_overall(result.payload, tool_id=tool.id, package=package, url=result.url)
-        empty = (f"{package}: pypistats has no download data (nothing stored)",)
-        return PackageResult(
-            downloads=tuple(rows),
-            http_cache=fetched,
-            counters=counted,
-            warnings=() if rows else empty,
-        )
-
-    def collect(self, ctx: CollectContext, tools: Sequence[Tool]) -> Iterator[ToolOutcome]:
-        """Yield one outcome per tool; requests are serial and spaced to 30 per minute."""
-        limiter = RateLimiter(REQUESTS_PER_MINUTE, 60.0, sleep=ctx.sleep, clock=self.clock)
-        # 429 is handled here (fetch_overall) with the service's own window, not by the transport
+    def client(self, ctx: CollectContext) -> httpx.Client:
+        """Return pypistats' client: 429 is left to ``fetch_overall`` (the service's window)."""
         policy = RetryPolicy(
             retries=ctx.settings.http_retries, retry_statuses=frozenset({500, 502, 503, 504})
         )
-        with make_client(
-            ctx,
-            source=SOURCE,
-            base_url=ctx.settings.pypistats_url,
-            headers={"Accept": "application/json"},
-            check_json=True,
-            transport=self.transport,
-            policy=policy,
-        ) as client:
+        headers = {"Accept": "application/json"}
+        return self.open_client(
+            ctx, ctx.settings.pypistats_url, headers=headers, check_json=True, policy=policy
+        )
 
-            def url(package: str) -> str:
-                return str(client.build_request("GET", overall_path(package)).url)
+    def source(
+        self, ctx: CollectContext, client: httpx.Client
+    ) -> PackageSource[tuple[str | None, str | None]]:
+        """Return the declaration: serial requests spaced to 30 per minute, fresh ones skipped."""
+        limiter = RateLimiter(REQUESTS_PER_MINUTE, 60.0, sleep=ctx.sleep, clock=self.clock)
 
-            source: PackageSource[tuple[str | None, str | None]] = PackageSource(
-                name=SOURCE,
-                url=url,
-                prepare=lambda tool, package: self._prepare(ctx, url(package), tool, package),
-                work=lambda tool, package, validators: self._work(
-                    ctx, client, limiter, tool, package, validators
-                ),
-                counters=("packages_fetched", "packages_skipped_fresh"),
-                stop_on=(RateLimitedError,),
-            )
-            yield from collect_packages(source, ctx, client, tools)
+        def url(package: str) -> str:
+            return str(client.build_request("GET", overall_path(package)).url)
+
+        def prepare(tool: Tool, package: str) -> tuple[str | None, str | None] | PackageResult:
+            last_day = ctx.state.last_download_day(tool.id, package, SOURCE)
+            if already_collected(last_day, ctx.state.http_fetched_at(url(package)), now=ctx.now()):
+                log.debug("pypistats: %s already collected today", package)
+                return PackageResult(counters=(("packages_skipped_fresh", 1),))
+            return ctx.state.http_validators(url(package)) if last_day else (None, None)
+
+        return PackageSource(
+            name=SOURCE,
+            url=url,
+            prepare=prepare,
+            work=lambda tool, package, validators: collect_overall(
+                ctx, client, limiter, tool, package, validators
+            ),
+            counters=("packages_fetched", "packages_skipped_fresh"),
+            stop_on=(RateLimitedError,),
+        )
