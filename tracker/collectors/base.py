@@ -452,3 +452,17 @@ class RateLimiter:
             self._next = max(now, self._next) + self.interval
         if delay > 0:
             self._sleep(delay)
+
+
+def open_breaker(client: httpx.Client) -> SourceUnreachableError | None:
+    """Return the failure that opened ``client``'s unreachable-host breaker, or None when closed.
+
+    Loops ask before a request that needs work first (a rate limiter's wait, a cursor read).
+    """
+    transport = client._transport  # the RetryTransport that make_client installed
+    if not isinstance(transport, RetryTransport):
+        return None
+    with transport._lock:
+        if transport._unreachable >= transport.policy.breaker_threshold:
+            return transport._unreachable_error
+    return None
