@@ -8,13 +8,14 @@ import pytest
 from tests.reports.conftest import AS_OF
 from tests.reports.synth import Synth, noisy
 from tracker.reports.analytics import Analysis, analyse, judge
+from tracker.reports.load import load
 from tracker.warehouse import open_db
 
 
 def _analyse(db: Path, as_of: date = AS_OF) -> Analysis:
     con = open_db(db, read_only=True)
     try:
-        return analyse(con, as_of)
+        return analyse(load(con, as_of), as_of)
     finally:
         con.close()
 

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 from tracker import __version__
 from tracker.clock import Clock, naive_utc, utc_now
 from tracker.reports import analytics as an
+from tracker.reports import thresholds as th
+from tracker.reports.load import load
 
 if TYPE_CHECKING:
     import duckdb
@@ -660,7 +662,7 @@ def _html(a: an.Analysis) -> str:
             continue
         ranks = a.charts["ranks"].get(s.skill, {})
         colours = {
-            tid: PALETTE[(r - 1) % len(PALETTE)] for tid, r in ranks.items() if r <= an.TOP_N
+            tid: PALETTE[(r - 1) % len(PALETTE)] for tid, r in ranks.items() if r <= th.TOP_N
         }
         body.append(
             f"<h2 id='skill-{esc(s.skill)}'>{esc(s.title)}</h2><section class='card'>"
@@ -754,9 +756,9 @@ def _markdown(a: an.Analysis) -> str:
         "Each label compares the last 12 months with the 12 before in three readings: the plain "
         "change, the change of the typical month (robust to one-off spikes) and the change "
         "relative to the median tracked tool (the market's drift). A tool is rising or declining "
-        f"only when all three agree (rising: at least {_pct(an.RISE['r'])} plain and "
-        f"{_pct(an.RISE['rm'])} on the other two; declining: at most {_pct(an.FALL['r'])} and "
-        f"{_pct(an.FALL['rm'])}); a tool's own level shift is kept and flagged, never removed. "
+        f"only when all three agree (rising: at least {_pct(th.RISE['r'])} plain and "
+        f"{_pct(th.RISE['rm'])} on the other two; declining: at most {_pct(th.FALL['r'])} and "
+        f"{_pct(th.FALL['rm'])}); a tool's own level shift is kept and flagged, never removed. "
         "Labels resting on release cadence alone are low confidence.",
         "",
     ]
@@ -882,19 +884,19 @@ def _json(a: an.Analysis) -> dict[str, Any]:
             "share_quarters_end_before": a.windows.cur_quarter.isoformat(),
         },
         "thresholds": {
-            "rising_at_least": an.RISE,
-            "declining_at_most": an.FALL,
-            "min_z_counts": an.MIN_Z,
-            "sub_windows_per_year": an.SUBS,
-            "min_known_share_of_year": an.MIN_KNOWN,
-            "min_volume_per_year": an.MIN_VOLUME,
-            "min_coverage": an.MIN_COVERAGE,
-            "min_baseline_tools": an.MIN_BASELINE_TOOLS,
-            "step_factor": an.STEP_FACTOR,
-            "step_min_level": an.STEP_MIN_LEVEL,
-            "spike_factor": an.SPIKE_FACTOR,
-            "dormant_months": an.DORMANT_MONTHS,
-            "headline_order": list(an.HEADLINE_ORDER),
+            "rising_at_least": th.RISE,
+            "declining_at_most": th.FALL,
+            "min_z_counts": th.MIN_Z,
+            "sub_windows_per_year": th.SUBS,
+            "min_known_share_of_year": th.MIN_KNOWN,
+            "min_volume_per_year": th.MIN_VOLUME,
+            "min_coverage": th.MIN_COVERAGE,
+            "min_baseline_tools": th.MIN_BASELINE_TOOLS,
+            "step_factor": th.STEP_FACTOR,
+            "step_min_level": th.STEP_MIN_LEVEL,
+            "spike_factor": th.SPIKE_FACTOR,
+            "dormant_months": th.DORMANT_MONTHS,
+            "headline_order": list(th.HEADLINE_ORDER),
         },
         "missing": a.missing,
         "table_rows": a.table_rows,
@@ -960,7 +962,7 @@ def write_report(
     With ``save_labels`` (the default) the labels also go to `tool_labels` / `skill_labels`:
     ``con`` must then be a write connection held under the writer lock.
     """
-    analysis = an.analyse(con, as_of)
+    analysis = an.analyse(load(con, as_of), as_of)
     if save_labels:
         from tracker.warehouse.labels import save_labels as save
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["QUERIES", "Windows", "fetch", "prepare_metric_stats"]
+__all__ = ["QUERIES", "Windows", "fetch", "fetch_named", "prepare_metric_stats", "set_judged"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -552,3 +552,22 @@ def fetch(
     """Run the named query with the parameters it uses and return its rows."""
     sql = QUERIES[name]
     return con.execute(sql, _params(sql, params)).fetchall()
+
+
+def fetch_named(
+    con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Run the named query; return its column names and its rows."""
+    sql = QUERIES[name]
+    cur = con.execute(sql, _params(sql, params))
+    return [d[0] for d in cur.description], cur.fetchall()
+
+
+def set_judged(con: duckdb.DuckDBPyConnection, judged: list[tuple[str, str]]) -> None:
+    """Fill `_rpt_judged` (tool_id, metric), the judged series `skill_readings` sums per skill."""
+    con.execute("CREATE OR REPLACE TEMP TABLE _rpt_judged (tool_id VARCHAR, metric VARCHAR)")
+    if judged:
+        con.execute(
+            "INSERT INTO _rpt_judged SELECT unnest($1), unnest($2)",
+            [[j[0] for j in judged], [j[1] for j in judged]],
+        )
