@@ -1,0 +1,138 @@
+"""summary.md: the report's findings in prose and tables."""
+
+from __future__ import annotations
+
+from tracker.reports import thresholds as th
+from tracker.reports.findings import (
+    _down_notes,
+    _down_sources,
+    _flag_counts,
+    _row_flags,
+    _skill_sentence,
+    _source_state,
+)
+from tracker.reports.model import Analysis
+from tracker.reports.text import _pct, _pp, _when, md_escape
+
+
+def _markdown(a: Analysis) -> str:
+    e = md_escape
+    lines = [
+        f"# Tool trends as of {a.as_of.isoformat()}",
+        "",
+        "Each label compares the last 12 months with the 12 before in three readings: the plain "
+        "change, the change of the typical month (robust to one-off spikes) and the change "
+        "relative to the median tracked tool (the market's drift). A tool is rising or declining "
+        f"only when all three agree (rising: at least {_pct(th.RISE['r'])} plain and "
+        f"{_pct(th.RISE['rm'])} on the other two; declining: at most {_pct(th.FALL['r'])} and "
+        f"{_pct(th.FALL['rm'])}); a tool's own level shift is kept and flagged, never removed. "
+        "Labels resting on release cadence alone are low confidence.",
+        "",
+    ]
+    down = _down_sources(a)
+    missing = list(a.missing) + _down_notes(down, md_escape)
+    if missing:
+        # tracker's own sentences (no upstream text): their `commands` stay Markdown code
+        lines += ["## Missing data", ""] + [f"- {m}" for m in missing] + [""]
+    n_r = [t for t in a.tools if t.label == "rising"]
+    n_d = [t for t in a.tools if t.label == "declining"]
+    lines += [
+        "## Summary",
+        "",
+        f"{sum(t.trackable for t in a.tools)} tools tracked: {len(n_r)} rising, {len(n_d)} "
+        f"declining, {sum(t.label == 'dormant' for t in a.tools)} dormant, "
+        f"{sum(t.label == 'insufficient data' and t.trackable for t in a.tools)} with too little data; "
+        f"{len(a.not_trackable)} not trackable.",
+        "",
+        "## Skills",
+        "",
+        "| skill | verdict | downloads (4q vs 4q) | relative | new stars | relative | gaining share | losing share |",
+        "|---|---|---:|---:|---:|---:|---|---|",
+    ]
+    for s in a.skills:
+        g = s.growth
+        win = ", ".join(
+            f"{w['name']} {_pp(w[f'{s.share_metric}_share_change_pp'])}" for w in s.winners
+        )
+        lose = ", ".join(
+            f"{w['name']} {_pp(w[f'{s.share_metric}_share_change_pp'])}" for w in s.losers
+        )
+        lines.append(
+            f"| {e(s.title)} | {e(s.label)} | {_pct(g['downloads_growth'])} | "
+            f"{_pct(g['downloads_growth_relative'])} | {_pct(g['stars_growth'])} | "
+            f"{_pct(g['stars_growth_relative'])} | {e(win or '-')} | {e(lose or '-')} |"
+        )
+    lines.append("")
+    for s in a.skills:
+        lines += [f"- {e(_skill_sentence(s))}"]
+    lines.append("")
+    for label in ("rising", "declining"):
+        # a label resting on release cadence alone (low confidence) never heads the list
+        picked = sorted(
+            (t for t in a.tools if t.label == label), key=lambda t: t.confidence == "low"
+        )
+        lines += [f"## {label.capitalize()} tools", ""]
+        if not picked:
+            lines += [f"No tool is {label} on the evidence.", ""]
+            continue
+        lines += ["| tool | skill | driven by | evidence |", "|---|---|---|---|"]
+        for t in picked:
+            driver = f"{t.driver} (low confidence)" if t.confidence == "low" else t.driver
+            lines.append(f"| {e(t.name)} | {e(t.skill_title)} | {e(driver)} | {e(t.reason)} |")
+        lines.append("")
+    lines += ["## All tools", ""]
+    for s in a.skills:
+        tools = [t for t in a.tools if t.skill == s.skill and t.trackable]
+        if not tools:
+            continue
+        lines += [
+            f"### {e(s.title)}",
+            "",
+            "| tool | headline | driven by | downloads | stars | releases | job posts "
+            "| SO questions | flags |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for t in tools:
+            cells = [
+                e(t.metrics[m].label if m in t.metrics else "no data")
+                for m in ("downloads", "stars", "releases", "job_posts", "questions")
+            ]
+            flags = "; ".join(f["text"] for f in _row_flags(t, down))
+            lines.append(
+                f"| {e(t.name)} | {e(t.label)} | {e(t.driver or '-')} | {' | '.join(cells)} | "
+                f"{e(flags or '-')} |"
+            )
+        lines.append("")
+    flagged, tracked, kinds = _flag_counts(a)
+    lines += [
+        "## Data quality",
+        "",
+        "| source | last run | status | last success | errors, 7 days | state |",
+        "|---|---|---|---|---:|---|",
+    ]
+    for src in a.sources:
+        lines.append(
+            f"| {e(src['source'])} | {e(_when(src['last_run_at']))} | {e(src['last_status'])} "
+            f"| {e(_when(src['last_success_at']))} | {src['errors_7d']} "
+            f"| {e(_source_state(src, down))} |"
+        )
+    if not a.sources:
+        lines.append("| - | no collection run recorded | - | - | - | - |")
+    lines += [
+        "",
+        f"{flagged} of {tracked} tracked tools carry data-quality flags; tools per kind of "
+        f"flag: {e(kinds)}."
+        + (
+            " A source whose last collection failed for every tool ("
+            + e(", ".join(sorted(down)))
+            + ") is said once, under Missing data, not in each tool's row."
+            if down
+            else ""
+        ),
+    ]
+    lines += ["", "## Not trackable", ""]
+    lines += [f"- **{e(n['name'])}** ({e(n['skill'])}): {e(n['reason'])}" for n in a.not_trackable]
+    if not a.not_trackable:
+        lines.append("Every catalog tool has a public signal.")
+    lines.append("")
+    return "\n".join(lines)
