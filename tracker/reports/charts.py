@@ -170,80 +170,56 @@ def _share_chart(
     return charts.add(fig)
 
 
-def _skill_charts(charts: _Charts, skill: SkillSummary, a: Analysis, names: dict[str, str]) -> str:
+_Monthly = dict[str, list[tuple[str, Any, Any, Any]]]
+
+
+def _line_chart(
+    charts: _Charts,
+    meta: list[tuple[str, str, str]],
+    monthly: _Monthly,
+    idx: int,
+    title: str,
+    y_title: str,
+    log_y: bool,
+) -> str:
+    """A monthly line chart of column ``idx`` (0 stars, 1 downloads); "" when nothing to draw."""
     import plotly.graph_objects as go
 
-    monthly = a.charts["monthly"].get(skill.skill, {})
-    ranks = a.charts["ranks"].get(skill.skill, {})
-    meta = _series_meta(names, ranks, list(monthly))
-    parts: list[str] = []
-    not_charted: list[str] = []  # panels without data: said in one line, not drawn as boxes
-
-    def line_chart(idx: int, title: str, y_title: str, log_y: bool, missing: str) -> str:
-        fig = go.Figure()
-        drawn = 0
-        for key, name, colour in meta:
-            pts = [(p[0], p[1 + idx]) for p in monthly[key]]
-            pts = [(m, v) for m, v in pts if v is not None and (not log_y or v > 0)]
-            if not pts:
-                continue
-            drawn += 1
-            fig.add_trace(
-                go.Scatter(
-                    x=[m for m, _ in pts],
-                    y=[v for _, v in pts],
-                    name=_plot_text(name),
-                    mode="lines",
-                    line={
-                        "color": colour,
-                        "width": 3 if key else 2,
-                        "dash": "dot" if not key else "solid",
-                    },
-                    hovertemplate="%{y:,.0f}",
-                )
+    fig = go.Figure()
+    drawn = 0
+    for key, name, colour in meta:
+        pts: list[tuple[str, Any]] = [(p[0], p[1 + idx]) for p in monthly[key]]
+        pts = [(m, v) for m, v in pts if v is not None and (not log_y or v > 0)]
+        if not pts:
+            continue
+        drawn += 1
+        fig.add_trace(
+            go.Scatter(
+                x=[m for m, _ in pts],
+                y=[v for _, v in pts],
+                name=_plot_text(name),
+                mode="lines",
+                line={
+                    "color": colour,
+                    "width": 3 if key else 2,
+                    "dash": "dot" if not key else "solid",
+                },
+                hovertemplate="%{y:,.0f}",
             )
-        if not drawn:
-            not_charted.append(missing)
-            return ""
-        layout = _layout(title, y_title=y_title, log_y=log_y)
-        if log_y:
-            ys = [float(v) for tr in fig.data for v in tr.y]
-            layout["yaxis"].update(_log_ticks(ys))
-        fig.update_layout(**layout)
-        return charts.add(fig)
-
-    parts.append(
-        line_chart(
-            0, "New GitHub stars per month", "stars", False, "new GitHub stars (no star history)"
         )
-    )
-    parts.append(
-        line_chart(
-            1,
-            "PyPI downloads per month (log scale)",
-            "downloads",
-            True,
-            "downloads (no download figures)",
-        )
-    )
+    if not drawn:
+        return ""
+    layout = _layout(title, y_title=y_title, log_y=log_y)
+    if log_y:
+        ys = [float(v) for tr in fig.data for v in tr.y]
+        layout["yaxis"].update(_log_ticks(ys))
+    fig.update_layout(**layout)
+    return charts.add(fig)
 
-    shares = a.charts["shares"].get(skill.skill, {})
-    col = {"downloads": 2, "stars": 1}.get(skill.share_metric or "", 0)
-    share_html = (
-        _share_chart(charts, shares, names, ranks, col, "downloads" if col == 2 else "new stars")
-        if col
-        else ""
-    )
-    if not share_html:
-        not_charted.append("share within the skill (no new stars or downloads)")
-    parts.append(share_html)
-    # demand beside adoption: each tool's share of the skill's job posts and questions
-    for dcol, what in ((3, "job posts (HN Who is hiring)"), (4, "Stack Overflow questions")):
-        html_ = _share_chart(charts, shares, names, ranks, dcol, what)
-        if html_:
-            parts.append(html_)
-        else:
-            not_charted.append(f"share of {what} (no demand data)")
+
+def _release_chart(charts: _Charts, meta: list[tuple[str, str, str]], monthly: _Monthly) -> str:
+    """Stable releases per month as dots (size = count); "" when there are none."""
+    import plotly.graph_objects as go
 
     fig = go.Figure()
     drawn = 0
@@ -268,13 +244,48 @@ def _skill_charts(charts: _Charts, skill: SkillSummary, a: Analysis, names: dict
                 showlegend=False,
             )
         )
-    if drawn:
-        layout = _layout("Stable releases per month (dot size = count)", y_title="")
-        layout["yaxis"] = {"automargin": True, "gridcolor": "#eef1f5", "type": "category"}
-        layout["hovermode"] = "closest"
-        fig.update_layout(**layout)
-        parts.append(charts.add(fig))
-    else:
+    if not drawn:
+        return ""
+    layout = _layout("Stable releases per month (dot size = count)", y_title="")
+    layout["yaxis"] = {"automargin": True, "gridcolor": "#eef1f5", "type": "category"}
+    layout["hovermode"] = "closest"
+    fig.update_layout(**layout)
+    return charts.add(fig)
+
+
+def _skill_charts(charts: _Charts, skill: SkillSummary, a: Analysis, names: dict[str, str]) -> str:
+    """A skill's charts, and one line naming the panels not drawn for lack of data."""
+    monthly = a.charts["monthly"].get(skill.skill, {})
+    ranks = a.charts["ranks"].get(skill.skill, {})
+    meta = _series_meta(names, ranks, list(monthly))
+    parts: list[str] = []
+    not_charted: list[str] = []  # panels without data: said in one line, not drawn as boxes
+    for idx, title, y_title, log_y, missing in (
+        (0, "New GitHub stars per month", "stars", False, "new GitHub stars (no star history)"),
+        (1, "PyPI downloads per month (log scale)", "downloads", True, "downloads (no download figures)"),
+    ):  # fmt: skip
+        parts.append(_line_chart(charts, meta, monthly, idx, title, y_title, log_y))
+        if not parts[-1]:
+            not_charted.append(missing)
+    shares = a.charts["shares"].get(skill.skill, {})
+    col = {"downloads": 2, "stars": 1}.get(skill.share_metric or "", 0)
+    share_html = (
+        _share_chart(charts, shares, names, ranks, col, "downloads" if col == 2 else "new stars")
+        if col
+        else ""
+    )
+    if not share_html:
+        not_charted.append("share within the skill (no new stars or downloads)")
+    parts.append(share_html)
+    # demand beside adoption: each tool's share of the skill's job posts and questions
+    for dcol, what in ((3, "job posts (HN Who is hiring)"), (4, "Stack Overflow questions")):
+        html_ = _share_chart(charts, shares, names, ranks, dcol, what)
+        if html_:
+            parts.append(html_)
+        else:
+            not_charted.append(f"share of {what} (no demand data)")
+    parts.append(_release_chart(charts, meta, monthly))
+    if not parts[-1]:
         not_charted.append("release timeline (no releases)")
     drawn_html = "".join(parts)
     line = (

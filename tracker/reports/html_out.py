@@ -164,38 +164,40 @@ def _data_quality(a: Analysis, down: dict[str, list[ToolTrend]]) -> str:
     )
 
 
-def _html(a: Analysis) -> str:
-    charts = _Charts()
-    names = {t.tool_id: t.name for t in a.tools}
-    body: list[str] = []
+def _top(a: Analysis) -> list[str]:
+    """The page's header and its key figures."""
     n_rising = sum(t.label == "rising" for t in a.tools)
     n_declining = sum(t.label == "declining" for t in a.tools)
     n_tracked = sum(t.trackable for t in a.tools)
-    body.append(
+    return [
         "<header class='top'><h1>Data-engineering and MLOps tool trends</h1>"
         f"<p>As of {esc(a.as_of.isoformat())} · labels compare the last 12 months with the 12 "
-        f"before · tracker {esc(__version__)}</p></header><main>"
-    )
-    body.append(
+        f"before · tracker {esc(__version__)}</p></header><main>",
         "<div class='kpis'>"
         f"<div class='kpi'><b>{n_tracked}</b>tools tracked</div>"
         f"<div class='kpi'><b style='color:var(--rising)'>{n_rising}</b>rising</div>"
         f"<div class='kpi'><b style='color:var(--declining)'>{n_declining}</b>declining</div>"
-        f"<div class='kpi'><b>{len(a.not_trackable)}</b>not trackable</div></div>"
-    )
-    down = _down_sources(a)
+        f"<div class='kpi'><b>{len(a.not_trackable)}</b>not trackable</div></div>",
+    ]
+
+
+def _missing(a: Analysis, down: dict[str, list[ToolTrend]]) -> list[str]:
+    """The "Missing data" section ([] when nothing is missing)."""
     # the notes' error text is escaped first (and its backticks kept out of code spans)
     missing = [_code_spans(esc(m)) for m in a.missing] + [
         _code_spans(n) for n in _down_notes(down, lambda v: esc(v).replace("`", "&#96;"))
     ]
-    if missing:
-        body.append(
-            "<section class='missing' id='missing'><b>Missing data.</b><ul>"
-            + "".join(f"<li>{m}</li>" for m in missing)
-            + "</ul></section>"
-        )
-    body.append("<h2>Skills</h2><section class='card'>" + _skills_table(a) + "</section>")
-    body.append(
+    if not missing:
+        return []
+    return [
+        "<section class='missing' id='missing'><b>Missing data.</b><ul>"
+        + "".join(f"<li>{m}</li>" for m in missing)
+        + "</ul></section>"
+    ]
+
+
+def _leaderboards(a: Analysis) -> str:
+    return (
         "<h2>Leaderboard</h2><section class='card'><h3>Rising</h3>"
         + _leaderboard(a.tools, "rising")
         + "<h3>Declining</h3>"
@@ -205,6 +207,12 @@ def _html(a: Analysis) -> str:
         "tool. A tool's own level shift is kept and flagged; labels resting on release cadence "
         "alone are low confidence and listed last. trends.json carries every input.</p></section>"
     )
+
+
+def _skill_sections(a: Analysis, charts: _Charts, down: dict[str, list[ToolTrend]]) -> list[str]:
+    """Per skill with tracked tools: its sentence, its charts and its tools' table."""
+    names = {t.tool_id: t.name for t in a.tools}
+    out = []
     for s in a.skills:
         skill_tools = [t for t in a.tools if t.skill == s.skill and t.trackable]
         if not skill_tools:
@@ -213,21 +221,22 @@ def _html(a: Analysis) -> str:
         colours = {
             tid: PALETTE[(r - 1) % len(PALETTE)] for tid, r in ranks.items() if r <= th.TOP_N
         }
-        body.append(
+        out.append(
             f"<h2 id='skill-{esc(s.skill)}'>{esc(s.title)}</h2><section class='card'>"
             f"<p>{esc(_skill_sentence(s))}</p>"
             + _skill_charts(charts, s, a, names)
             + _tool_rows(skill_tools, colours, down)
             + "</section>"
         )
-    body.append(
-        "<h2>Data quality</h2><section class='card'>" + _data_quality(a, down) + "</section>"
-    )
+    return out
+
+
+def _not_trackable(a: Analysis) -> str:
     nt = "".join(
         f"<tr><td><b>{esc(n['name'])}</b></td><td>{esc(n['skill'])}</td><td>{esc(n['reason'])}</td></tr>"
         for n in a.not_trackable
     )
-    body.append(
+    return (
         "<h2>Not trackable</h2><section class='card'>"
         + (
             "<table><thead><tr><th>tool</th><th>skill</th><th>why</th></tr></thead><tbody>"
@@ -238,13 +247,26 @@ def _html(a: Analysis) -> str:
         )
         + "</section></main>"
     )
+
+
+def _html(a: Analysis) -> str:
+    """index.html of ``a``: the page template filled with CSS, plotly.js, body and chart data."""
+    charts = _Charts()
+    down = _down_sources(a)
+    body = _top(a) + _missing(a, down)
+    body.append("<h2>Skills</h2><section class='card'>" + _skills_table(a) + "</section>")
+    body.append(_leaderboards(a))
+    body += _skill_sections(a, charts, down)
+    body.append(
+        "<h2>Data quality</h2><section class='card'>" + _data_quality(a, down) + "</section>"
+    )
+    body.append(_not_trackable(a))
     template = resources.files("tracker.reports").joinpath("templates/page.html").read_text("utf-8")
     css = resources.files("tracker.reports").joinpath("templates/report.css").read_text("utf-8")
-    plotly_js = _plotly_js()
     parts = {
         "TITLE": esc(f"tracker report {a.as_of.isoformat()}"),
         "CSS": css,
-        "PLOTLY": plotly_js,
+        "PLOTLY": _plotly_js(),
         "BODY": "\n".join(body),
         "SCRIPTS": charts.script(),
     }

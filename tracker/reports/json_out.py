@@ -6,10 +6,69 @@ from typing import Any
 
 from tracker import __version__
 from tracker.reports import thresholds as th
-from tracker.reports.model import Analysis
+from tracker.reports.model import Analysis, SkillSummary, ToolTrend
+
+_THRESHOLDS = {
+    "rising_at_least": th.RISE,
+    "declining_at_most": th.FALL,
+    "min_z_counts": th.MIN_Z,
+    "sub_windows_per_year": th.SUBS,
+    "min_known_share_of_year": th.MIN_KNOWN,
+    "min_volume_per_year": th.MIN_VOLUME,
+    "min_coverage": th.MIN_COVERAGE,
+    "min_baseline_tools": th.MIN_BASELINE_TOOLS,
+    "step_factor": th.STEP_FACTOR,
+    "step_min_level": th.STEP_MIN_LEVEL,
+    "spike_factor": th.SPIKE_FACTOR,
+    "dormant_months": th.DORMANT_MONTHS,
+    "headline_order": list(th.HEADLINE_ORDER),
+}
+
+
+def _skill(s: SkillSummary) -> dict[str, Any]:
+    return {
+        "skill": s.skill,
+        "title": s.title,
+        "label": s.label,
+        "driver": s.driver,
+        "reason": s.reason,
+        "metrics": s.metric_labels,
+        "share_metric": s.share_metric,
+        "growth": s.growth,
+        "counts": s.counts,
+        "winners": s.winners,
+        "losers": s.losers,
+        "shares": s.shares,
+        "sql": "skill_shares",
+    }
+
+
+def _tool(t: ToolTrend) -> dict[str, Any]:
+    return {
+        "tool_id": t.tool_id,
+        "name": t.name,
+        "skill": t.skill,
+        "trackable": t.trackable,
+        "label": t.label,
+        "driver": t.driver,
+        "confidence": t.confidence,
+        "reason": t.reason,
+        "metrics": {
+            m: {
+                "label": mt.label,
+                "confidence": mt.confidence,
+                "reason": mt.reason,
+                "inputs": mt.inputs,
+            }
+            for m, mt in t.metrics.items()
+        },
+        "flags": t.flags,
+        "info": t.info,
+    }
 
 
 def _json(a: Analysis) -> dict[str, Any]:
+    """trends.json of ``a`` (a JSON-ready dict)."""
     from tracker.warehouse.report_queries import QUERIES
 
     return {
@@ -20,66 +79,12 @@ def _json(a: Analysis) -> dict[str, Any]:
             "chart_months_end_before": a.windows.cur_month.isoformat(),
             "share_quarters_end_before": a.windows.cur_quarter.isoformat(),
         },
-        "thresholds": {
-            "rising_at_least": th.RISE,
-            "declining_at_most": th.FALL,
-            "min_z_counts": th.MIN_Z,
-            "sub_windows_per_year": th.SUBS,
-            "min_known_share_of_year": th.MIN_KNOWN,
-            "min_volume_per_year": th.MIN_VOLUME,
-            "min_coverage": th.MIN_COVERAGE,
-            "min_baseline_tools": th.MIN_BASELINE_TOOLS,
-            "step_factor": th.STEP_FACTOR,
-            "step_min_level": th.STEP_MIN_LEVEL,
-            "spike_factor": th.SPIKE_FACTOR,
-            "dormant_months": th.DORMANT_MONTHS,
-            "headline_order": list(th.HEADLINE_ORDER),
-        },
+        "thresholds": _THRESHOLDS,
         "missing": a.missing,
         "table_rows": a.table_rows,
         "baselines": a.baselines,
-        "skills": [
-            {
-                "skill": s.skill,
-                "title": s.title,
-                "label": s.label,
-                "driver": s.driver,
-                "reason": s.reason,
-                "metrics": s.metric_labels,
-                "share_metric": s.share_metric,
-                "growth": s.growth,
-                "counts": s.counts,
-                "winners": s.winners,
-                "losers": s.losers,
-                "shares": s.shares,
-                "sql": "skill_shares",
-            }
-            for s in a.skills
-        ],
-        "tools": [
-            {
-                "tool_id": t.tool_id,
-                "name": t.name,
-                "skill": t.skill,
-                "trackable": t.trackable,
-                "label": t.label,
-                "driver": t.driver,
-                "confidence": t.confidence,
-                "reason": t.reason,
-                "metrics": {
-                    m: {
-                        "label": mt.label,
-                        "confidence": mt.confidence,
-                        "reason": mt.reason,
-                        "inputs": mt.inputs,
-                    }
-                    for m, mt in t.metrics.items()
-                },
-                "flags": t.flags,
-                "info": t.info,
-            }
-            for t in a.tools
-        ],
+        "skills": [_skill(s) for s in a.skills],
+        "tools": [_tool(t) for t in a.tools],
         "sources": a.sources,
         "not_trackable": a.not_trackable,
         "sql": {"parameters": a.params, "queries": QUERIES},

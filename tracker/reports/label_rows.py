@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -10,52 +11,51 @@ from tracker.reports.model import Analysis
 __all__ = ["label_rows"]
 
 
-def label_rows(a: Analysis) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The rows `tool_labels` and `skill_labels` store for this analysis."""
-    tools: list[dict[str, Any]] = []
+def _tool_row(
+    tool_id: str,
+    metric: str,
+    label: str,
+    confidence: str,
+    driver: str | None,
+    inputs: Mapping[str, Any],
+    reason: str,
+) -> dict[str, Any]:
+    window_end = inputs.get("window_end")
+    return {
+        "tool_id": tool_id,
+        "metric": metric,
+        "label": label,
+        "confidence": confidence,
+        "driver": driver,
+        "r": inputs.get("r"),
+        "rm": inputs.get("rm"),
+        "rr": inputs.get("rr"),
+        "baseline_r": inputs.get("baseline_r"),
+        "earlier_per_year": inputs.get("earlier_per_year"),
+        "later_per_year": inputs.get("later_per_year"),
+        "window_end": date.fromisoformat(window_end) if window_end else None,
+        "reason": reason,
+    }
+
+
+def _tool_rows(a: Analysis) -> list[dict[str, Any]]:
+    """Per tool a row per metric, then its headline (not for untracked tools without data)."""
+    rows: list[dict[str, Any]] = []
     for t in a.tools:
         for m, mt in t.metrics.items():
-            i = mt.inputs
-            tools.append(
-                {
-                    "tool_id": t.tool_id,
-                    "metric": m,
-                    "label": mt.label,
-                    "confidence": mt.confidence,
-                    "driver": None,
-                    "r": i["r"],
-                    "rm": i["rm"],
-                    "rr": i["rr"],
-                    "baseline_r": i["baseline_r"],
-                    "earlier_per_year": i["earlier_per_year"],
-                    "later_per_year": i["later_per_year"],
-                    "window_end": date.fromisoformat(i["window_end"]) if i["window_end"] else None,
-                    "reason": mt.reason,
-                }
+            rows.append(
+                _tool_row(t.tool_id, m, mt.label, mt.confidence, None, mt.inputs, mt.reason)
             )
         if not t.trackable and not t.metrics:
             continue
         head = t.metrics.get(t.driver) if t.driver else None
         hi = head.inputs if head else {}
-        tools.append(
-            {
-                "tool_id": t.tool_id,
-                "metric": "headline",
-                "label": t.label,
-                "confidence": t.confidence,
-                "driver": t.driver,
-                "r": hi.get("r"),
-                "rm": hi.get("rm"),
-                "rr": hi.get("rr"),
-                "baseline_r": hi.get("baseline_r"),
-                "earlier_per_year": hi.get("earlier_per_year"),
-                "later_per_year": hi.get("later_per_year"),
-                "window_end": date.fromisoformat(hi["window_end"])
-                if hi.get("window_end")
-                else None,
-                "reason": t.reason,
-            }
-        )
+        rows.append(_tool_row(t.tool_id, "headline", t.label, t.confidence, t.driver, hi, t.reason))
+    return rows
+
+
+def _skill_rows(a: Analysis) -> list[dict[str, Any]]:
+    """Per skill a row per metric, then its headline."""
     skills: list[dict[str, Any]] = []
     for s in a.skills:
         for m, sl in s.metric_labels.items():
@@ -76,4 +76,9 @@ def label_rows(a: Analysis) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]
                 "reason": s.reason,
             }
         )
-    return tools, skills
+    return skills
+
+
+def label_rows(a: Analysis) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The rows `tool_labels` and `skill_labels` store for this analysis."""
+    return _tool_rows(a), _skill_rows(a)

@@ -11,12 +11,12 @@ from tracker.reports.findings import (
     _skill_sentence,
     _source_state,
 )
-from tracker.reports.model import Analysis
+from tracker.reports.model import Analysis, ToolTrend
 from tracker.reports.text import _pct, _pp, _when, md_escape
 
 
-def _markdown(a: Analysis) -> str:
-    e = md_escape
+def _intro(a: Analysis, down: dict[str, list[ToolTrend]]) -> list[str]:
+    """Title, the rule in one paragraph, missing data and the counts of labels."""
     lines = [
         f"# Tool trends as of {a.as_of.isoformat()}",
         "",
@@ -29,14 +29,14 @@ def _markdown(a: Analysis) -> str:
         "Labels resting on release cadence alone are low confidence.",
         "",
     ]
-    down = _down_sources(a)
     missing = list(a.missing) + _down_notes(down, md_escape)
     if missing:
         # tracker's own sentences (no upstream text): their `commands` stay Markdown code
         lines += ["## Missing data", ""] + [f"- {m}" for m in missing] + [""]
     n_r = [t for t in a.tools if t.label == "rising"]
     n_d = [t for t in a.tools if t.label == "declining"]
-    lines += [
+    return [
+        *lines,
         "## Summary",
         "",
         f"{sum(t.trackable for t in a.tools)} tools tracked: {len(n_r)} rising, {len(n_d)} "
@@ -44,6 +44,13 @@ def _markdown(a: Analysis) -> str:
         f"{sum(t.label == 'insufficient data' and t.trackable for t in a.tools)} with too little data; "
         f"{len(a.not_trackable)} not trackable.",
         "",
+    ]
+
+
+def _skills(a: Analysis) -> list[str]:
+    """The skills table and one sentence per skill."""
+    e = md_escape
+    lines = [
         "## Skills",
         "",
         "| skill | verdict | downloads (4q vs 4q) | relative | new stars | relative | gaining share | losing share |",
@@ -66,6 +73,13 @@ def _markdown(a: Analysis) -> str:
     for s in a.skills:
         lines += [f"- {e(_skill_sentence(s))}"]
     lines.append("")
+    return lines
+
+
+def _leaders(a: Analysis) -> list[str]:
+    """The rising and the declining tools, each with its evidence."""
+    e = md_escape
+    lines: list[str] = []
     for label in ("rising", "declining"):
         # a label resting on release cadence alone (low confidence) never heads the list
         picked = sorted(
@@ -80,7 +94,13 @@ def _markdown(a: Analysis) -> str:
             driver = f"{t.driver} (low confidence)" if t.confidence == "low" else t.driver
             lines.append(f"| {e(t.name)} | {e(t.skill_title)} | {e(driver)} | {e(t.reason)} |")
         lines.append("")
-    lines += ["## All tools", ""]
+    return lines
+
+
+def _all_tools(a: Analysis, down: dict[str, list[ToolTrend]]) -> list[str]:
+    """Per skill, every tracked tool with its labels and flags."""
+    e = md_escape
+    lines = ["## All tools", ""]
     for s in a.skills:
         tools = [t for t in a.tools if t.skill == s.skill and t.trackable]
         if not tools:
@@ -103,8 +123,14 @@ def _markdown(a: Analysis) -> str:
                 f"{e(flags or '-')} |"
             )
         lines.append("")
+    return lines
+
+
+def _quality(a: Analysis, down: dict[str, list[ToolTrend]]) -> list[str]:
+    """The sources' health, the flag counts and the tools without a public signal."""
+    e = md_escape
     flagged, tracked, kinds = _flag_counts(a)
-    lines += [
+    lines = [
         "## Data quality",
         "",
         "| source | last run | status | last success | errors, 7 days | state |",
@@ -135,4 +161,11 @@ def _markdown(a: Analysis) -> str:
     if not a.not_trackable:
         lines.append("Every catalog tool has a public signal.")
     lines.append("")
+    return lines
+
+
+def _markdown(a: Analysis) -> str:
+    """summary.md of ``a``."""
+    down = _down_sources(a)
+    lines = _intro(a, down) + _skills(a) + _leaders(a) + _all_tools(a, down) + _quality(a, down)
     return "\n".join(lines)
