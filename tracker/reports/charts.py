@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 from tracker.reports.model import Analysis, SkillSummary
-from tracker.reports.text import _num, _plot_text, esc, script_json
+from tracker.reports.text import esc, fmt_num, plot_text, script_json
 
-__all__ = ["OTHER_COLOUR", "PALETTE", "PLOTLY_TRACE_TYPES"]
+__all__ = ["OTHER_COLOUR", "PALETTE", "PLOTLY_TRACE_TYPES", "_Charts", "skill_charts"]
 
 
 PALETTE = (
@@ -37,7 +38,7 @@ def _log_ticks(values: list[float]) -> dict[str, Any]:
         k += 1
     if len(vals) > 8:
         vals = [v for v in vals if str(int(v)).startswith("1")] or vals
-    return {"tickvals": vals, "ticktext": [_num(v) for v in vals]}
+    return {"tickvals": vals, "ticktext": [fmt_num(v) for v in vals]}
 
 
 # the trace types the vendored plotly.js basic bundle draws (templates/vendor/README.md)
@@ -91,7 +92,7 @@ def _layout(
         # the title sits just above the plot area, below the band the plotly toolbar (modebar)
         # takes at the top right, so the toolbar never covers it
         "title": {
-            "text": _plot_text(title),
+            "text": plot_text(title),
             "font": {"size": 17},
             "x": 0.01,
             "xanchor": "left",
@@ -108,7 +109,7 @@ def _layout(
         "hovermode": "x unified",
         "xaxis": {"gridcolor": "#eef1f5", "linecolor": "#c9d0da"},
         "yaxis": {
-            "title": {"text": _plot_text(y_title)},
+            "title": {"text": plot_text(y_title)},
             "gridcolor": "#eef1f5",
             "rangemode": "tozero",
             "type": "log" if log_y else "linear",
@@ -132,6 +133,53 @@ def _series_meta(
     return out
 
 
+def _add_lines(
+    fig: Any,
+    meta: list[tuple[str, str, str]],
+    series: dict[str, list[tuple[Any, ...]]],
+    col: int,
+    keep: Callable[[Any], bool],
+    style: Callable[[str, str], dict[str, Any]],
+) -> int:
+    """Add a line per series of its points in column ``col`` that ``keep`` accepts, styled by
+    ``style(key, colour)``; return how many lines were drawn."""
+    import plotly.graph_objects as go
+
+    drawn = 0
+    for key, name, colour in meta:
+        pts = [(p[0], p[col]) for p in series[key]]
+        pts = [(x, v) for x, v in pts if keep(v)]
+        if not pts:
+            continue
+        drawn += 1
+        fig.add_trace(
+            go.Scatter(
+                x=[x for x, _ in pts],
+                y=[v for _, v in pts],
+                name=plot_text(name),
+                mode="lines",
+                **style(key, colour),
+            )
+        )
+    return drawn
+
+
+def _share_style(key: str, colour: str) -> dict[str, Any]:
+    return {
+        "stackgroup": "share",
+        "line": {"color": colour, "width": 1},
+        "fillcolor": colour,
+        "hovertemplate": "%{y:.1%}",
+    }
+
+
+def _line_style(key: str, colour: str) -> dict[str, Any]:
+    return {
+        "line": {"color": colour, "width": 3 if key else 2, "dash": "dot" if not key else "solid"},
+        "hovertemplate": "%{y:,.0f}",
+    }
+
+
 def _share_chart(
     charts: _Charts,
     shares: dict[str, list[tuple[str, Any, Any, Any, Any]]],
@@ -140,29 +188,12 @@ def _share_chart(
     col: int,
     what: str,
 ) -> str:
+    """Each series' share of the skill per quarter (column ``col``), stacked; "" if empty."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
-    drawn = 0
-    for key, name, colour in _series_meta(names, ranks, list(shares)):
-        pts = [(p[0], p[col]) for p in shares[key]]
-        pts = [(q, v) for q, v in pts if v is not None]
-        if not pts:
-            continue
-        drawn += 1
-        fig.add_trace(
-            go.Scatter(
-                x=[q for q, _ in pts],
-                y=[v for _, v in pts],
-                name=_plot_text(name),
-                mode="lines",
-                stackgroup="share",
-                line={"color": colour, "width": 1},
-                fillcolor=colour,
-                hovertemplate="%{y:.1%}",
-            )
-        )
-    if not drawn:
+    meta = _series_meta(names, ranks, list(shares))
+    if not _add_lines(fig, meta, dict(shares), col, lambda v: v is not None, _share_style):
         return ""
     layout = _layout(f"Share of the skill's {what} per quarter", y_title="share", percent=True)
     layout["yaxis"]["range"] = [0, 1]
@@ -186,27 +217,11 @@ def _line_chart(
     import plotly.graph_objects as go
 
     fig = go.Figure()
-    drawn = 0
-    for key, name, colour in meta:
-        pts: list[tuple[str, Any]] = [(p[0], p[1 + idx]) for p in monthly[key]]
-        pts = [(m, v) for m, v in pts if v is not None and (not log_y or v > 0)]
-        if not pts:
-            continue
-        drawn += 1
-        fig.add_trace(
-            go.Scatter(
-                x=[m for m, _ in pts],
-                y=[v for _, v in pts],
-                name=_plot_text(name),
-                mode="lines",
-                line={
-                    "color": colour,
-                    "width": 3 if key else 2,
-                    "dash": "dot" if not key else "solid",
-                },
-                hovertemplate="%{y:,.0f}",
-            )
-        )
+
+    def keep(v: Any) -> bool:
+        return v is not None and (not log_y or v > 0)
+
+    drawn = _add_lines(fig, meta, dict(monthly), 1 + idx, keep, _line_style)
     if not drawn:
         return ""
     layout = _layout(title, y_title=y_title, log_y=log_y)
@@ -231,8 +246,8 @@ def _release_chart(charts: _Charts, meta: list[tuple[str, str, str]], monthly: _
         fig.add_trace(
             go.Scatter(
                 x=[m for m, _ in pts],
-                y=[_plot_text(name)] * len(pts),
-                name=_plot_text(name),
+                y=[plot_text(name)] * len(pts),
+                name=plot_text(name),
                 mode="markers",
                 marker={
                     "color": colour,
@@ -253,7 +268,7 @@ def _release_chart(charts: _Charts, meta: list[tuple[str, str, str]], monthly: _
     return charts.add(fig)
 
 
-def _skill_charts(charts: _Charts, skill: SkillSummary, a: Analysis, names: dict[str, str]) -> str:
+def skill_charts(charts: _Charts, skill: SkillSummary, a: Analysis, names: dict[str, str]) -> str:
     """A skill's charts, and one line naming the panels not drawn for lack of data."""
     monthly = a.charts["monthly"].get(skill.skill, {})
     ranks = a.charts["ranks"].get(skill.skill, {})

@@ -7,17 +7,20 @@ from importlib import resources
 
 from tracker import __version__
 from tracker.reports import thresholds as th
-from tracker.reports.charts import PALETTE, _Charts, _skill_charts
+from tracker.reports.charts import PALETTE, _Charts, skill_charts
 from tracker.reports.findings import (
-    _down_notes,
-    _down_sources,
-    _flag_counts,
-    _row_flags,
-    _skill_sentence,
-    _source_state,
+    down_notes,
+    down_sources,
+    flag_counts,
+    movers,
+    row_flags,
+    skill_sentence,
+    source_state,
 )
 from tracker.reports.model import Analysis, MetricTrend, ToolTrend
-from tracker.reports.text import _badge, _code_spans, _pct, _pp, _when, esc
+from tracker.reports.text import badge, code_spans, esc, fmt_pct, fmt_when
+
+__all__ = ["render_html"]
 
 
 def _metric_cell(mt: MetricTrend | None) -> str:
@@ -28,11 +31,11 @@ def _metric_cell(mt: MetricTrend | None) -> str:
     if mt.label != "insufficient data":
         extra = (
             f'<div class="small muted" title="plain / typical period / vs the median tool">'
-            f"{esc(_pct(i.get('r')))} · {esc(_pct(i.get('rm')))} · {esc(_pct(i.get('rr')))}</div>"
+            f"{esc(fmt_pct(i.get('r')))} · {esc(fmt_pct(i.get('rm')))} · {esc(fmt_pct(i.get('rr')))}</div>"
         )
     if mt.confidence == "low" and mt.label in ("rising", "declining"):
         extra += '<div class="small muted">low confidence</div>'
-    return _badge(mt.label) + extra
+    return badge(mt.label) + extra
 
 
 def _tool_rows(
@@ -44,12 +47,12 @@ def _tool_rows(
         swatch = f'<span class="swatch" style="background:{colour}"></span>' if colour else ""
         desc = t.info.get("description")
         desc_html = f'<div class="small muted">{esc(desc)}</div>' if desc else ""
-        flags = "".join(f"<li>{esc(f['text'])}</li>" for f in _row_flags(t, down))
+        flags = "".join(f"<li>{esc(f['text'])}</li>" for f in row_flags(t, down))
         flags_html = f'<ul class="flags">{flags}</ul>' if flags else ""
         rows.append(
             "<tr>"
             f"<td>{swatch}<b>{esc(t.name)}</b>{desc_html}</td>"
-            f"<td>{_badge(t.label)}<div class='small muted'>{esc(t.driver or '')}</div></td>"
+            f"<td>{badge(t.label)}<div class='small muted'>{esc(t.driver or '')}</div></td>"
             f"<td>{_metric_cell(t.metrics.get('downloads'))}</td>"
             f"<td>{_metric_cell(t.metrics.get('stars'))}</td>"
             f"<td>{_metric_cell(t.metrics.get('releases'))}</td>"
@@ -90,9 +93,9 @@ def _leaderboard(tools: list[ToolTrend], label: str) -> str:
             "<tr>"
             f"<td><b>{esc(t.name)}</b>{low}<div class='small muted'>{esc(t.skill_title)}</div></td>"
             f"<td>{esc(t.driver)}</td>"
-            f"<td class='num'>{esc(_pct(i['r']))}</td>"
-            f"<td class='num'>{esc(_pct(i['rm']))}</td>"
-            f"<td class='num'>{esc(_pct(i['rr']))}</td>"
+            f"<td class='num'>{esc(fmt_pct(i['r']))}</td>"
+            f"<td class='num'>{esc(fmt_pct(i['rm']))}</td>"
+            f"<td class='num'>{esc(fmt_pct(i['rr']))}</td>"
             f"<td class='small'>{esc(t.metrics[t.driver].reason)}</td>"
             "</tr>"
         )
@@ -108,20 +111,16 @@ def _skills_table(a: Analysis) -> str:
     rows = []
     for s in a.skills:
         g = s.growth
-        win = ", ".join(
-            f"{w['name']} ({_pp(w[f'{s.share_metric}_share_change_pp'])})" for w in s.winners
-        )
-        lose = ", ".join(
-            f"{w['name']} ({_pp(w[f'{s.share_metric}_share_change_pp'])})" for w in s.losers
-        )
+        win = movers(s, s.winners, paren=True)
+        lose = movers(s, s.losers, paren=True)
         rows.append(
             "<tr>"
             f"<td><a href='#skill-{esc(s.skill)}'><b>{esc(s.title)}</b></a>"
-            f"<div>{_badge(s.label)}</div><div class='small muted'>{esc(s.reason)}</div></td>"
-            f"<td class='num'>{esc(_pct(g['downloads_growth']))}<div class='small muted'>"
-            f"{esc(_pct(g['downloads_growth_relative']))} rel.</div></td>"
-            f"<td class='num'>{esc(_pct(g['stars_growth']))}<div class='small muted'>"
-            f"{esc(_pct(g['stars_growth_relative']))} rel.</div></td>"
+            f"<div>{badge(s.label)}</div><div class='small muted'>{esc(s.reason)}</div></td>"
+            f"<td class='num'>{esc(fmt_pct(g['downloads_growth']))}<div class='small muted'>"
+            f"{esc(fmt_pct(g['downloads_growth_relative']))} rel.</div></td>"
+            f"<td class='num'>{esc(fmt_pct(g['stars_growth']))}<div class='small muted'>"
+            f"{esc(fmt_pct(g['stars_growth_relative']))} rel.</div></td>"
             f"<td class='num'>{s.counts['rising']}</td><td class='num'>{s.counts['declining']}</td>"
             f"<td class='num'>{s.counts['dormant']}</td>"
             f"<td class='small'>{esc(win or '-')}</td><td class='small'>{esc(lose or '-')}</td>"
@@ -138,9 +137,9 @@ def _skills_table(a: Analysis) -> str:
 
 def _data_quality(a: Analysis, down: dict[str, list[ToolTrend]]) -> str:
     src_rows = "".join(
-        f"<tr><td>{esc(s['source'])}</td><td>{esc(_when(s['last_run_at']))}</td>"
-        f"<td>{esc(s['last_status'])}</td><td>{esc(_when(s['last_success_at']))}</td>"
-        f"<td class='num'>{s['errors_7d']}</td><td>{esc(_source_state(s, down))}</td></tr>"
+        f"<tr><td>{esc(s['source'])}</td><td>{esc(fmt_when(s['last_run_at']))}</td>"
+        f"<td>{esc(s['last_status'])}</td><td>{esc(fmt_when(s['last_success_at']))}</td>"
+        f"<td class='num'>{s['errors_7d']}</td><td>{esc(source_state(s, down))}</td></tr>"
         for s in a.sources
     )
     src = (
@@ -149,7 +148,7 @@ def _data_quality(a: Analysis, down: dict[str, list[ToolTrend]]) -> str:
         + (src_rows or "<tr><td colspan='6' class='muted'>no collection run recorded</td></tr>")
         + "</tbody></table>"
     )
-    flagged, tracked, kinds = _flag_counts(a)
+    flagged, tracked, kinds = flag_counts(a)
     folded = (
         " A source whose last collection failed for every tool ("
         + ", ".join(sorted(down))
@@ -184,8 +183,8 @@ def _top(a: Analysis) -> list[str]:
 def _missing(a: Analysis, down: dict[str, list[ToolTrend]]) -> list[str]:
     """The "Missing data" section ([] when nothing is missing)."""
     # the notes' error text is escaped first (and its backticks kept out of code spans)
-    missing = [_code_spans(esc(m)) for m in a.missing] + [
-        _code_spans(n) for n in _down_notes(down, lambda v: esc(v).replace("`", "&#96;"))
+    missing = [code_spans(esc(m)) for m in a.missing] + [
+        code_spans(n) for n in down_notes(down, lambda v: esc(v).replace("`", "&#96;"))
     ]
     if not missing:
         return []
@@ -223,8 +222,8 @@ def _skill_sections(a: Analysis, charts: _Charts, down: dict[str, list[ToolTrend
         }
         out.append(
             f"<h2 id='skill-{esc(s.skill)}'>{esc(s.title)}</h2><section class='card'>"
-            f"<p>{esc(_skill_sentence(s))}</p>"
-            + _skill_charts(charts, s, a, names)
+            f"<p>{esc(skill_sentence(s))}</p>"
+            + skill_charts(charts, s, a, names)
             + _tool_rows(skill_tools, colours, down)
             + "</section>"
         )
@@ -249,10 +248,10 @@ def _not_trackable(a: Analysis) -> str:
     )
 
 
-def _html(a: Analysis) -> str:
+def render_html(a: Analysis) -> str:
     """index.html of ``a``: the page template filled with CSS, plotly.js, body and chart data."""
     charts = _Charts()
-    down = _down_sources(a)
+    down = down_sources(a)
     body = _top(a) + _missing(a, down)
     body.append("<h2>Skills</h2><section class='card'>" + _skills_table(a) + "</section>")
     body.append(_leaderboards(a))

@@ -8,6 +8,8 @@ from tracker import __version__
 from tracker.reports import thresholds as th
 from tracker.reports.model import Analysis, SkillSummary, ToolTrend
 
+__all__ = ["trends_json"]
+
 _THRESHOLDS = {
     "rising_at_least": th.RISE,
     "declining_at_most": th.FALL,
@@ -25,49 +27,34 @@ _THRESHOLDS = {
 }
 
 
+def _attrs(obj: object, names: tuple[str, ...]) -> dict[str, Any]:
+    return {n: getattr(obj, n) for n in names}
+
+
 def _skill(s: SkillSummary) -> dict[str, Any]:
     return {
-        "skill": s.skill,
-        "title": s.title,
-        "label": s.label,
-        "driver": s.driver,
-        "reason": s.reason,
+        **_attrs(s, ("skill", "title", "label", "driver", "reason")),
         "metrics": s.metric_labels,
-        "share_metric": s.share_metric,
-        "growth": s.growth,
-        "counts": s.counts,
-        "winners": s.winners,
-        "losers": s.losers,
-        "shares": s.shares,
+        **_attrs(s, ("share_metric", "growth", "counts", "winners", "losers", "shares")),
         "sql": "skill_shares",
     }
 
 
 def _tool(t: ToolTrend) -> dict[str, Any]:
-    return {
-        "tool_id": t.tool_id,
-        "name": t.name,
-        "skill": t.skill,
-        "trackable": t.trackable,
-        "label": t.label,
-        "driver": t.driver,
-        "confidence": t.confidence,
-        "reason": t.reason,
-        "metrics": {
-            m: {
-                "label": mt.label,
-                "confidence": mt.confidence,
-                "reason": mt.reason,
-                "inputs": mt.inputs,
-            }
-            for m, mt in t.metrics.items()
-        },
-        "flags": t.flags,
-        "info": t.info,
+    metrics = {
+        m: {
+            "label": mt.label,
+            "confidence": mt.confidence,
+            "reason": mt.reason,
+            "inputs": mt.inputs,
+        }
+        for m, mt in t.metrics.items()
     }
+    names = ("tool_id", "name", "skill", "trackable", "label", "driver", "confidence", "reason")
+    return {**_attrs(t, names), "metrics": metrics, "flags": t.flags, "info": t.info}
 
 
-def _json(a: Analysis) -> dict[str, Any]:
+def trends_json(a: Analysis) -> dict[str, Any]:
     """trends.json of ``a`` (a JSON-ready dict)."""
     from tracker.warehouse.report_queries import QUERIES
 

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
+from tracker.reports import findings as fnd
 from tracker.reports import thresholds as th
-from tracker.reports.findings import (
-    _down_notes,
-    _down_sources,
-    _flag_counts,
-    _row_flags,
-    _skill_sentence,
-    _source_state,
-)
 from tracker.reports.model import Analysis, ToolTrend
-from tracker.reports.text import _pct, _pp, _when, md_escape
+from tracker.reports.text import fmt_pct, fmt_when, md_escape
+
+__all__ = ["render_markdown"]
 
 
 def _intro(a: Analysis, down: dict[str, list[ToolTrend]]) -> list[str]:
@@ -23,13 +18,13 @@ def _intro(a: Analysis, down: dict[str, list[ToolTrend]]) -> list[str]:
         "Each label compares the last 12 months with the 12 before in three readings: the plain "
         "change, the change of the typical month (robust to one-off spikes) and the change "
         "relative to the median tracked tool (the market's drift). A tool is rising or declining "
-        f"only when all three agree (rising: at least {_pct(th.RISE['r'])} plain and "
-        f"{_pct(th.RISE['rm'])} on the other two; declining: at most {_pct(th.FALL['r'])} and "
-        f"{_pct(th.FALL['rm'])}); a tool's own level shift is kept and flagged, never removed. "
+        f"only when all three agree (rising: at least {fmt_pct(th.RISE['r'])} plain and "
+        f"{fmt_pct(th.RISE['rm'])} on the other two; declining: at most {fmt_pct(th.FALL['r'])} and "
+        f"{fmt_pct(th.FALL['rm'])}); a tool's own level shift is kept and flagged, never removed. "
         "Labels resting on release cadence alone are low confidence.",
         "",
     ]
-    missing = list(a.missing) + _down_notes(down, md_escape)
+    missing = list(a.missing) + fnd.down_notes(down, md_escape)
     if missing:
         # tracker's own sentences (no upstream text): their `commands` stay Markdown code
         lines += ["## Missing data", ""] + [f"- {m}" for m in missing] + [""]
@@ -58,20 +53,16 @@ def _skills(a: Analysis) -> list[str]:
     ]
     for s in a.skills:
         g = s.growth
-        win = ", ".join(
-            f"{w['name']} {_pp(w[f'{s.share_metric}_share_change_pp'])}" for w in s.winners
-        )
-        lose = ", ".join(
-            f"{w['name']} {_pp(w[f'{s.share_metric}_share_change_pp'])}" for w in s.losers
-        )
+        win = fnd.movers(s, s.winners)
+        lose = fnd.movers(s, s.losers)
         lines.append(
-            f"| {e(s.title)} | {e(s.label)} | {_pct(g['downloads_growth'])} | "
-            f"{_pct(g['downloads_growth_relative'])} | {_pct(g['stars_growth'])} | "
-            f"{_pct(g['stars_growth_relative'])} | {e(win or '-')} | {e(lose or '-')} |"
+            f"| {e(s.title)} | {e(s.label)} | {fmt_pct(g['downloads_growth'])} | "
+            f"{fmt_pct(g['downloads_growth_relative'])} | {fmt_pct(g['stars_growth'])} | "
+            f"{fmt_pct(g['stars_growth_relative'])} | {e(win or '-')} | {e(lose or '-')} |"
         )
     lines.append("")
     for s in a.skills:
-        lines += [f"- {e(_skill_sentence(s))}"]
+        lines += [f"- {e(fnd.skill_sentence(s))}"]
     lines.append("")
     return lines
 
@@ -117,7 +108,7 @@ def _all_tools(a: Analysis, down: dict[str, list[ToolTrend]]) -> list[str]:
                 e(t.metrics[m].label if m in t.metrics else "no data")
                 for m in ("downloads", "stars", "releases", "job_posts", "questions")
             ]
-            flags = "; ".join(f["text"] for f in _row_flags(t, down))
+            flags = "; ".join(f["text"] for f in fnd.row_flags(t, down))
             lines.append(
                 f"| {e(t.name)} | {e(t.label)} | {e(t.driver or '-')} | {' | '.join(cells)} | "
                 f"{e(flags or '-')} |"
@@ -129,7 +120,7 @@ def _all_tools(a: Analysis, down: dict[str, list[ToolTrend]]) -> list[str]:
 def _quality(a: Analysis, down: dict[str, list[ToolTrend]]) -> list[str]:
     """The sources' health, the flag counts and the tools without a public signal."""
     e = md_escape
-    flagged, tracked, kinds = _flag_counts(a)
+    flagged, tracked, kinds = fnd.flag_counts(a)
     lines = [
         "## Data quality",
         "",
@@ -138,9 +129,9 @@ def _quality(a: Analysis, down: dict[str, list[ToolTrend]]) -> list[str]:
     ]
     for src in a.sources:
         lines.append(
-            f"| {e(src['source'])} | {e(_when(src['last_run_at']))} | {e(src['last_status'])} "
-            f"| {e(_when(src['last_success_at']))} | {src['errors_7d']} "
-            f"| {e(_source_state(src, down))} |"
+            f"| {e(src['source'])} | {e(fmt_when(src['last_run_at']))} | {e(src['last_status'])} "
+            f"| {e(fmt_when(src['last_success_at']))} | {src['errors_7d']} "
+            f"| {e(fnd.source_state(src, down))} |"
         )
     if not a.sources:
         lines.append("| - | no collection run recorded | - | - | - | - |")
@@ -164,8 +155,8 @@ def _quality(a: Analysis, down: dict[str, list[ToolTrend]]) -> list[str]:
     return lines
 
 
-def _markdown(a: Analysis) -> str:
+def render_markdown(a: Analysis) -> str:
     """summary.md of ``a``."""
-    down = _down_sources(a)
+    down = fnd.down_sources(a)
     lines = _intro(a, down) + _skills(a) + _leaders(a) + _all_tools(a, down) + _quality(a, down)
     return "\n".join(lines)

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 
 from tracker.clock import Clock, naive_utc, utc_now
 from tracker.reports.charts import PLOTLY_TRACE_TYPES, _Charts
-from tracker.reports.html_out import _html
-from tracker.reports.json_out import _json
-from tracker.reports.markdown_out import _markdown
+from tracker.reports.html_out import render_html
+from tracker.reports.json_out import trends_json
+from tracker.reports.markdown_out import render_markdown
 from tracker.reports.model import Analysis
 from tracker.reports.text import md_escape, script_json
 
@@ -46,10 +46,11 @@ def render(analysis: Analysis, out_dir: Path) -> ReportResult:
     """Write ``out_dir``/index.html, summary.md and trends.json of ``analysis``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     files = (out_dir / "index.html", out_dir / "summary.md", out_dir / "trends.json")
-    files[0].write_text(_html(analysis), encoding="utf-8")
-    files[1].write_text(_markdown(analysis), encoding="utf-8")
+    files[0].write_text(render_html(analysis), encoding="utf-8")
+    files[1].write_text(render_markdown(analysis), encoding="utf-8")
     files[2].write_text(
-        json.dumps(_json(analysis), indent=1, ensure_ascii=False, default=str), encoding="utf-8"
+        json.dumps(trends_json(analysis), indent=1, ensure_ascii=False, default=str),
+        encoding="utf-8",
     )
     return ReportResult(files=files, missing=tuple(analysis.missing))
 

@@ -8,7 +8,19 @@ import re
 from datetime import datetime
 from typing import Any
 
-__all__ = ["LABEL_CLASS", "esc", "md_escape", "script_json"]
+__all__ = [
+    "LABEL_CLASS",
+    "badge",
+    "code_spans",
+    "esc",
+    "fmt_num",
+    "fmt_pct",
+    "fmt_pp",
+    "fmt_when",
+    "md_escape",
+    "plot_text",
+    "script_json",
+]
 
 
 LABEL_CLASS = {
@@ -37,7 +49,7 @@ def script_json(value: object) -> str:
     )
 
 
-def _code_spans(escaped: str) -> str:
+def code_spans(escaped: str) -> str:
     """Turn `backticked` parts of already-escaped text into <code> elements."""
     return re.sub(r"`([^`<>]+)`", r"<code>\1</code>", escaped)
 
@@ -62,18 +74,18 @@ def md_escape(value: object) -> str:
     return re.sub(r"[\r\n\u2028\u2029]+", " ", text)
 
 
-def _plot_text(value: object) -> str:
+def plot_text(value: object) -> str:
     """Text for plotly labels: plotly reads a few HTML-like tags, so escape them."""
     return html.escape("" if value is None else str(value), quote=False)
 
 
-def _pct(f: Any) -> str:
+def fmt_pct(f: Any) -> str:
     if f is None:
         return "n/a"
     return f"{(float(f) - 1) * 100:+.0f}%"
 
 
-def _num(v: Any) -> str:
+def fmt_num(v: Any) -> str:
     if v is None:
         return "n/a"
     v = float(v)
@@ -83,15 +95,15 @@ def _num(v: Any) -> str:
     return f"{v:.0f}"
 
 
-def _pp(v: Any) -> str:
+def fmt_pp(v: Any) -> str:
     return "n/a" if v is None else f"{float(v):+.1f} pp"
 
 
-def _badge(label: str) -> str:
+def badge(label: str) -> str:
     return f'<span class="badge {LABEL_CLASS.get(label, "insufficient")}">{esc(label)}</span>'
 
 
-def _when(value: Any) -> str:
+def fmt_when(value: Any) -> str:
     """A stored UTC time as ``2026-11-30 21:52 UTC`` (no seconds, no microseconds)."""
     if value is None:
         return "never"
