@@ -1,4 +1,4 @@
-"""Trend analytics and report rendering (HTML, Markdown, JSON)."""
+"""Trend reports: load (typed, SQL) -> analyse (pure) -> render (HTML, Markdown, JSON) -> labels."""
 
 from __future__ import annotations
 
@@ -19,15 +19,27 @@ def run_report(
 ) -> ReportResult:
     """Write the report of ``settings.db_path`` and store its labels, under the writer lock.
 
+    The steps in order: load (typed rows, the only SQL), analyse (pure), render (the files),
+    save the labels.
+
     The lock is the one `tracker collect` takes: the labels are written to `tool_labels` and
     `skill_labels` in one transaction, and a running collect makes the report wait up to
     ``lock_wait`` seconds (then LockHeldError, one line naming the holder).
     """
+    from tracker.clock import naive_utc, utc_now
+    from tracker.reports.analytics import analyse, label_rows
+    from tracker.reports.load import load
+    from tracker.reports.render import render
     from tracker.warehouse.db import WriterLock, open_db
+    from tracker.warehouse.labels import save_labels
 
     with WriterLock(settings.db_path, wait_seconds=lock_wait):
         con = open_db(settings.db_path)
         try:
-            return write_report(con, out_dir, as_of)
+            analysis = analyse(load(con, as_of), as_of)
+            result = render(analysis, out_dir)
+            tool_rows, skill_rows = label_rows(analysis)
+            save_labels(con, as_of, tool_rows, skill_rows, naive_utc(utc_now()))
+            return result
         finally:
             con.close()
