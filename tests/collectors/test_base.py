@@ -92,8 +92,7 @@ def test_post_is_not_retried_unless_allowed() -> None:
     assert len(sleeps) == 4
 
 
-def test_rate_limit_reset_header_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("time.time", lambda: 1_000_000.0)
+def test_rate_limit_reset_header_is_honoured() -> None:
     responses = iter(
         [
             httpx.Response(
@@ -104,8 +103,10 @@ def test_rate_limit_reset_header_is_honoured(monkeypatch: pytest.MonkeyPatch) ->
     )
     sleeps: list[float] = []
     policy = RetryPolicy(retry_statuses=frozenset({403, 429, 500, 502, 503, 504}))
+    ctx = _ctx(sleeps)
+    ctx.now = lambda: datetime.fromtimestamp(1_000_000.0, UTC)  # the injected clock
     with make_client(
-        _ctx(sleeps),
+        ctx,
         source="x",
         base_url="https://x.test",
         policy=policy,

@@ -2,7 +2,9 @@
 
 Docs: https://docs.github.com/graphql/guides/forming-calls-with-graphql . A repo that does not
 exist answers ``null`` for its alias with an error ``{"type": "NOT_FOUND", "path": ["r0"]}``
-in the same HTTP 200 response; the other aliases are valid.
+in the same HTTP 200 response; the other aliases are valid. Releases come newest *created*
+first (``orderBy: CREATED_AT``; GraphQL cannot order by publication), so ``createdAt`` is asked
+for to steer paging.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ RELEASES_PAGE = 100
 _RELEASES = (
     "releases(first: %d, after: $after%s, orderBy: {field: CREATED_AT, direction: DESC}) {"
     " totalCount pageInfo { hasNextPage endCursor }"
-    " nodes { tagName name publishedAt isPrerelease isDraft } }"
+    " nodes { tagName name createdAt publishedAt isPrerelease isDraft } }"
 )
 
 _REPO_FIELDS = (
