@@ -1,58 +1,65 @@
-"""`tracker collect --source github` end to end against a loopback GitHub-compatible server."""
+"""`tracker collect --source github` end to end in-process, the GitHub emulator behind respx."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+import respx
 from typer.testing import CliRunner
 
-from tests.fixtures.github.fake_server import FakeGitHub, FakeRepo, make_release, make_weeks
+from tests.collectors._github_support import API_URL, RespxGitHub, headers_of, star_weeks
+from tests.e2e.fake_upstream import GhRelease, GhRepo, at
 from tracker.cli import app
 
 TOKEN = "ghp_CLIsecretTOKEN0987654321"
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeGitHub]:
-    server = FakeGitHub().start()
-    flow = make_weeks(date(2025, 1, 1), date(2026, 11, 22), seed=3)
-    server.add(
-        FakeRepo(
-            101,
+def fake() -> Iterator[RespxGitHub]:
+    with respx.mock(assert_all_called=False) as router:
+        gh = RespxGitHub(router)
+        flow = star_weeks(date(2025, 1, 1), date(2026, 11, 22), seed=3)
+        gh.emulator.add_repo(
             "acme/flow",
-            "2025-01-01T10:00:00Z",
-            stars=sum(t for _, t in flow),
-            weeks=flow,
+            id=101,
+            created_at=at("2025-01-01T10:00:00Z"),
+            pushed_at=at("2026-11-20T08:59:02Z"),
+            stargazers_count=sum(w.total for w in flow),
+            forks_count=10,
+            open_issues_count=3,
+            subscribers_count=7,
+            star_weeks=flow,
             releases=[
-                make_release("v2.0.0rc1", "2026-11-01T09:00:00Z", pre=True),
-                make_release("v2.0.0-draft", None, draft=True),
-                make_release("v1.9.0", "2026-10-01T09:00:00Z"),
+                GhRelease("v2.0.0rc1", at("2026-11-01T08:00:00Z"), at("2026-11-01T09:00:00Z"),
+                          "Release v2.0.0rc1", prerelease=True),
+                GhRelease("v2.0.0-draft", at("2026-11-02T00:00:00Z"), None, draft=True),
+                GhRelease("v1.9.0", at("2026-10-01T08:00:00Z"), at("2026-10-01T09:00:00Z")),
             ],
-        )
-    )
-    thing = make_weeks(date(2026, 3, 1), date(2026, 11, 22), seed=5)
-    server.add(
-        FakeRepo(
-            202,
+        )  # fmt: skip
+        thing = star_weeks(date(2026, 3, 1), date(2026, 11, 22), seed=5)
+        gh.emulator.add_repo(
             "oldorg/thing",
-            "2026-03-01T00:00:00Z",
-            stars=sum(t for _, t in thing),
-            weeks=thing,
-            releases=[make_release("0.1.0", "2026-06-01T00:00:00Z")],
+            id=202,
+            created_at=at("2026-03-01T00:00:00Z"),
+            pushed_at=at("2026-11-20T08:59:02Z"),
+            stargazers_count=sum(w.total for w in thing),
+            forks_count=10,
+            open_issues_count=3,
+            subscribers_count=7,
+            star_weeks=thing,
+            releases=[GhRelease("0.1.0", at("2026-06-01T00:00:00Z"), at("2026-06-01T00:00:00Z"))],
         )
-    )
-    server.rename(202, "neworg/thing")
-    yield server
-    server.stop()
+        gh.emulator.rename("oldorg/thing", "neworg/thing")
+        yield gh
 
 
 @pytest.fixture
-def env(fake: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def env(fake: RespxGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     catalog = tmp_path / "extra.yaml"
     catalog.write_text(
         "tools:\n"
@@ -60,8 +67,7 @@ def env(fake: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pa
         "  - id: thing\n    name: Thing\n    skill: mlops\n    github: oldorg/thing\n"
     )
     monkeypatch.setenv("TRACKER_CATALOG", str(catalog))
-    monkeypatch.setenv("TRACKER_GITHUB_API_URL", fake.url)
-    monkeypatch.setenv("TRACKER_GITHUB_GRAPHQL_URL", fake.graphql_url)
+    monkeypatch.setenv("TRACKER_GITHUB_API_URL", API_URL)  # GraphQL URL derived: /api/graphql
     return tmp_path / "w.duckdb"
 
 
@@ -95,16 +101,20 @@ def query(db: Path, sql: str) -> list[tuple[Any, ...]]:
         con.close()
 
 
-def expected_weeks(fake: FakeGitHub) -> list[tuple[str, date, int, str]]:
+def repos(fake: RespxGitHub) -> dict[str, GhRepo]:
+    by_id = {r.id: r for r in fake.emulator.repos}
+    return {"flow": by_id[101], "thing": by_id[202]}
+
+
+def expected_weeks(fake: RespxGitHub) -> list[tuple[str, date, int, str]]:
     out = []
-    for tool, repo_id in (("flow", 101), ("thing", 202)):
-        repo = fake.repos[repo_id]
-        for week, total in repo.weeks:
-            out.append((tool, datetime.fromtimestamp(week, UTC).date(), total, repo.full_name))
+    for tool, repo in repos(fake).items():
+        for week in repo.star_weeks:
+            out.append((tool, week.week, week.total, repo.full_name))
     return sorted(out)
 
 
-def check_rows(db: Path, fake: FakeGitHub, snapshots_per_tool: int) -> None:
+def check_rows(db: Path, fake: RespxGitHub, snapshots_per_tool: int) -> None:
     assert query(
         db,
         "SELECT tool_id, week_start, stars_added, repo FROM star_history"
@@ -125,12 +135,12 @@ def check_rows(db: Path, fake: FakeGitHub, snapshots_per_tool: int) -> None:
         "SELECT tool_id, repo, stars, forks, open_issues, watchers, archived FROM repo_snapshots"
         " ORDER BY observed_at, tool_id",
     )
-    flow, thing = fake.repos[101], fake.repos[202]
+    flow, thing = repos(fake).values()
     assert (
         snaps
         == [
-            ("flow", "acme/flow", flow.stars, 10, 3, 7, False),
-            ("thing", "neworg/thing", thing.stars, 10, 3, 7, False),
+            ("flow", "acme/flow", flow.stargazers_count, 10, 3, 7, False),
+            ("thing", "neworg/thing", thing.stargazers_count, 10, 3, 7, False),
         ]
         * snapshots_per_tool
     )
@@ -144,7 +154,7 @@ def check_rows(db: Path, fake: FakeGitHub, snapshots_per_tool: int) -> None:
 
 @pytest.mark.parametrize("token", [None, TOKEN], ids=["no-token", "token"])
 def test_collect_twice_fills_tables_exactly_and_second_run_is_cheap(
-    fake: FakeGitHub, env: Path, monkeypatch: pytest.MonkeyPatch, token: str | None
+    fake: RespxGitHub, env: Path, monkeypatch: pytest.MonkeyPatch, token: str | None
 ) -> None:
     if token:
         monkeypatch.setenv("GITHUB_TOKEN", token)
@@ -158,27 +168,27 @@ def test_collect_twice_fills_tables_exactly_and_second_run_is_cheap(
             "warning": "catalog says oldorg/thing, GitHub says neworg/thing: update the catalog",
         }
     ]
-    first_requests = len(fake.log)
+    first_requests = len(fake.calls)
     assert gh["requests"] == first_requests
-    pages = sum(-(-len(r.weeks) // 30) for r in fake.repos.values())
+    pages = sum(-(-len(r.star_weeks) // 30) for r in repos(fake).values())
     # per repo: history pages + at most 2 more (repo, releases; GraphQL batch with a token)
-    assert first_requests <= pages + 2 * len(fake.repos) + 1  # +1: one 301 hop
+    assert first_requests <= pages + 2 * len(repos(fake)) + 1  # +1: one 301 hop
     check_rows(env, fake, 1)
 
     code, summary = collect(env)
     assert code == 0, summary
-    second = len(fake.log) - first_requests
+    second = len(fake.calls) - first_requests
     assert summary["sources"][0]["requests"] == second
     assert query(env, "SELECT requests FROM runs ORDER BY run_id") == [(first_requests,), (second,)]
     if token:
         # one GraphQL request for both repos; unchanged stars: history not asked again this week
         assert second == 1
-        assert all(r["authorization"] == f"token {TOKEN}" for r in fake.log)
+        assert all(headers_of(r)["authorization"] == f"Bearer {TOKEN}" for r in fake.calls)
     else:
         # unchanged repos (304): releases and history are not asked again within the week
         assert second <= 3  # one conditional repo request each (+ the 301 hop)
-        assert all(r["if_none_match"] for r in fake.log[first_requests:])
-        assert all(r["authorization"] is None for r in fake.log)
+        assert all("if-none-match" in headers_of(r) for r in fake.calls[first_requests:])
+        assert all("authorization" not in headers_of(r) for r in fake.calls)
     check_rows(env, fake, 2)
     assert TOKEN not in json.dumps(summary)
 
