@@ -1,4 +1,4 @@
-"""Request economy of the github source against a loopback GitHub-compatible fake.
+"""Request economy of the github source against the loopback GitHub emulator of the e2e suite.
 
 500 repos aged 1 to 10 years (weekly star history since creation, a few releases each); runs
 `tracker collect --source github` twice without a token and twice with one, and prints requests
@@ -25,7 +25,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.fixtures.github.fake_server import FakeGitHub, FakeRepo, make_release, make_weeks  # noqa: E402
+from tests.e2e.fake_upstream import (  # noqa: E402
+    Budget,
+    FakeUpstream,
+    GhRelease,
+    StarWeek,
+    at,
+    iter_sundays,
+)
+
+
+def _weeks(created: date, today: date, seed: int) -> list[StarWeek]:
+    """One week per Sunday from ``created``'s week to ``today``'s (some negative)."""
+    n = (today - created).days // 7 + 1
+    return [
+        StarWeek(sunday, (((i * 7 + seed) % 13) - 1, 0, 0, 0, 0, 0, 0))
+        for i, sunday in enumerate(iter_sundays(today, n))
+    ]
 
 
 def _catalog(path: Path, n: int) -> None:
@@ -79,28 +95,32 @@ def main() -> None:
     args = parser.parse_args()
     rng = random.Random(7)
     today = date(2026, 11, 25)
-    fake = FakeGitHub().start()
+    fake = FakeUpstream().start()
+    github = fake.github
     budget = 0
+    weeks_total = 0
     for i in range(args.repos):
         age_days = rng.randint(365, 3650)
         created = today - timedelta(days=age_days)
-        weeks = make_weeks(created, today, seed=i)
+        weeks = _weeks(created, today, seed=i)
+        weeks_total += len(weeks)
         budget += math.ceil(len(weeks) / 30) + 2
-        releases = [
-            make_release(f"v{k}.0", (today - timedelta(days=30 * k + 1)).isoformat() + "T00:00:00Z")
-            for k in range(rng.randint(0, 12))
-        ]
-        fake.add(
-            FakeRepo(
-                repo_id=1000 + i,
-                full_name=f"bench/repo-{i}",
-                stars=sum(t for _, t in weeks),
-                created_at=created.isoformat() + "T00:00:00Z",
-                weeks=weeks,
-                releases=releases,
-            )
+        releases = []
+        for k in range(rng.randint(0, 12)):
+            published = at((today - timedelta(days=30 * k + 1)).isoformat() + "T00:00:00Z")
+            releases.append(GhRelease(f"v{k}.0", published, published, f"Release v{k}.0"))
+        github.add_repo(
+            f"bench/repo-{i}",
+            id=1000 + i,
+            created_at=at(created.isoformat() + "T00:00:00Z"),
+            stargazers_count=sum(w.total for w in weeks),
+            star_weeks=weeks,
+            releases=releases,
         )
-    fake.rate_limit = fake.rate_remaining = 10**9
+    unlimited = 10**9
+    github.core = Budget(unlimited, unlimited)
+    github.core_anonymous = Budget(unlimited, unlimited)
+    github.graphql = Budget(unlimited, unlimited)
     with tempfile.TemporaryDirectory() as tmp:
         catalog = Path(tmp) / "bench.yaml"
         _catalog(catalog, args.repos)
@@ -108,13 +128,12 @@ def main() -> None:
         base_env.update(
             {
                 "TRACKER_CATALOG": str(catalog),
-                "TRACKER_GITHUB_API_URL": fake.url,
-                "TRACKER_GITHUB_GRAPHQL_URL": fake.graphql_url,
+                "TRACKER_GITHUB_API_URL": fake.url("github"),
                 "NO_PROXY": "*",
             }
         )
         print(
-            f"{args.repos} repos, {sum(len(r.weeks) for r in fake.repos.values()):,} weeks of history; "
+            f"{args.repos} repos, {weeks_total:,} weeks of history; "
             f"first-run goal sum(ceil(weeks/30) + 2) = {budget:,} requests ({budget / args.repos:.2f}/repo)"
         )
         for label, token in (("without token", None), ("with token", "bench-token")):
@@ -123,9 +142,9 @@ def main() -> None:
                 env["GITHUB_TOKEN"] = token
             db = Path(tmp) / f"{label.replace(' ', '-')}.duckdb"
             for run in ("first run", "incremental run"):
-                before = len(fake.log)
+                before = fake.log.count(source="github")
                 code, counted, wall = _collect(env, db, args.repos)
-                served = len(fake.log) - before
+                served = fake.log.count(source="github") - before
                 goal = budget if run == "first run" else 1.1 * args.repos
                 verdict = "ok" if counted <= goal else "MISSED"
                 print(
