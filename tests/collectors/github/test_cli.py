@@ -12,7 +12,7 @@ import pytest
 import respx
 from typer.testing import CliRunner
 
-from tests.collectors._github_support import API_URL, RespxGitHub, headers_of, star_weeks
+from tests.collectors.github._support import API_URL, RespxGitHub, headers_of, star_weeks
 from tests.e2e.fake_upstream import GhRelease, GhRepo, at
 from tracker.cli import app
 

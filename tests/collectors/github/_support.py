@@ -1,4 +1,5 @@
-"""The e2e GitHub emulator (tests/e2e/fake_upstream.py) served through respx, for in-process tests.
+"""GitHub tests' shared parts: the e2e GitHub emulator (tests/e2e/fake_upstream.py) served
+through respx, recorded answers, a sample repo and a collector run.
 
 One GitHub model for every test: the loopback servers of the end-to-end suite and, here, a respx
 route on ``https://github.test`` (REST under ``/api/v3``, GraphQL at ``/api/graphql``). Faults are
@@ -10,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -18,9 +19,23 @@ from urllib.parse import parse_qs
 import httpx
 import respx
 
-from tests.e2e.fake_upstream import Budget, Fault, GithubEmulator, Request, StarWeek
+from tests.e2e.fake_upstream import (
+    Budget,
+    Fault,
+    GhRelease,
+    GhRepo,
+    GithubEmulator,
+    Request,
+    StarWeek,
+    at,
+)
+from tracker.catalog import Tool
+from tracker.collectors.base import CollectContext
+from tracker.collectors.github import GithubCollector
+from tracker.config import Settings
+from tracker.records import ToolBatch, ToolOutcome
 
-FIX = Path(__file__).parents[1] / "fixtures" / "github"
+FIX = Path(__file__).parents[2] / "fixtures" / "github"
 ORIGIN = "https://github.test"
 API_URL = ORIGIN + "/api/v3"
 GRAPHQL_URL = ORIGIN + "/api/graphql"
@@ -140,3 +155,81 @@ def _target(request: httpx.Request) -> str:
 def headers_of(request: httpx.Request) -> dict[str, Any]:
     """Return a request's headers, lower-cased names."""
     return {k.lower(): v for k, v in request.headers.items()}
+
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # a Wednesday
+TOKEN = "ghp_SECRETtoken1234567890"
+AIRFLOW = Tool("airflow", "Airflow", "orchestration", github="apache/airflow")
+DAGSTER = Tool("dagster", "Dagster", "orchestration", github="dagster-io/dagster")
+HISTORY = r"/stargazers/history"
+# Sunday 2026-11-22 00:00 in UTC-8 is Sunday 08:00 UTC; in UTC+9 it is Saturday 15:00 UTC
+WEST = int(datetime(2026, 11, 22, 8, 0, tzinfo=UTC).timestamp())
+EAST = int(datetime(2026, 11, 21, 15, 0, tzinfo=UTC).timestamp())
+
+
+def airflow(gh: RespxGitHub, **kw: Any) -> GhRepo:
+    weeks = star_weeks(date(2025, 1, 1), date(2026, 11, 22))
+    fields: dict[str, Any] = dict(
+        id=33884891,
+        created_at=at("2025-01-01T10:00:00Z"),
+        pushed_at=at("2026-11-20T08:59:02Z"),
+        stargazers_count=sum(w.total for w in weeks),
+        forks_count=10,
+        open_issues_count=3,
+        subscribers_count=7,
+        star_weeks=weeks,
+        releases=[
+            GhRelease("3.1.4rc1", at("2026-11-18T10:00:00Z"), at("2026-11-18T10:05:00Z"),
+                      "Release 3.1.4rc1", prerelease=True),
+            GhRelease("3.2.0", at("2026-11-19T00:00:00Z"), None, "draft", draft=True),
+            GhRelease("3.1.3", at("2026-11-10T12:00:00Z"), at("2026-11-10T12:30:00Z"),
+                      "Release 3.1.3"),
+        ],
+    )  # fmt: skip
+    fields.update(kw)
+    return gh.emulator.add_repo("apache/airflow", **fields)
+
+
+def dagster(gh: RespxGitHub) -> GhRepo:
+    return gh.emulator.add_repo(
+        "dagster-io/dagster", id=2, created_at=at("2025-06-01T00:00:00Z"), stargazers_count=5,
+        forks_count=10, open_issues_count=3, subscribers_count=7,
+    )  # fmt: skip
+
+
+def run(
+    store: Any,
+    gh: RespxGitHub,
+    tools: list[Tool],
+    *,
+    token: str | None = None,
+    now: datetime = NOW,
+    sleeps: list[float] | None = None,
+    **collector_kw: Any,
+) -> tuple[list[ToolOutcome], int]:
+    settings = Settings(
+        github_token=token,
+        github_api_url=API_URL,
+        github_graphql_url=GRAPHQL_URL,
+        http_retries=3,
+    )
+    ctx = CollectContext(
+        settings=settings,
+        state=store,
+        sleep=(sleeps if sleeps is not None else []).append,
+        now=lambda: now,
+    )
+    outcomes = list(GithubCollector(backoff_base=0.0, **collector_kw).collect(ctx, tools))
+    for outcome in outcomes:
+        if isinstance(outcome, ToolBatch):
+            store.write_batch(outcome)
+    assert [o.tool_id for o in outcomes] == [t.id for t in tools]
+    return outcomes, ctx.requests.value
+
+
+def rows(store: Any, sql: str) -> list[tuple[Any, ...]]:
+    return [tuple(r) for r in store.con.execute(sql).fetchall()]
+
+
+def clean(outcome: ToolOutcome) -> bool:
+    return isinstance(outcome, ToolBatch) and outcome.errors == ()
