@@ -167,27 +167,32 @@ WEST = int(datetime(2026, 11, 22, 8, 0, tzinfo=UTC).timestamp())
 EAST = int(datetime(2026, 11, 21, 15, 0, tzinfo=UTC).timestamp())
 
 
-def airflow(gh: RespxGitHub, **kw: Any) -> GhRepo:
-    weeks = star_weeks(date(2025, 1, 1), date(2026, 11, 22))
+def add_repo(gh: RespxGitHub, name: str, first: date, seed: int = 1, **kw: Any) -> GhRepo:
+    """Add ``name`` with weekly stars since ``first`` (10 forks, 3 open issues, 7 watchers)."""
+    weeks = star_weeks(first, date(2026, 11, 22), seed=seed)
     fields: dict[str, Any] = dict(
-        id=33884891,
-        created_at=at("2025-01-01T10:00:00Z"),
+        created_at=at(f"{first.isoformat()}T10:00:00Z"),
         pushed_at=at("2026-11-20T08:59:02Z"),
         stargazers_count=sum(w.total for w in weeks),
         forks_count=10,
         open_issues_count=3,
         subscribers_count=7,
         star_weeks=weeks,
-        releases=[
-            GhRelease("3.1.4rc1", at("2026-11-18T10:00:00Z"), at("2026-11-18T10:05:00Z"),
-                      "Release 3.1.4rc1", prerelease=True),
-            GhRelease("3.2.0", at("2026-11-19T00:00:00Z"), None, "draft", draft=True),
-            GhRelease("3.1.3", at("2026-11-10T12:00:00Z"), at("2026-11-10T12:30:00Z"),
-                      "Release 3.1.3"),
-        ],
-    )  # fmt: skip
+    )
     fields.update(kw)
-    return gh.emulator.add_repo("apache/airflow", **fields)
+    return gh.emulator.add_repo(name, **fields)
+
+
+def airflow(gh: RespxGitHub, **kw: Any) -> GhRepo:
+    releases = [
+        GhRelease("3.1.4rc1", at("2026-11-18T10:00:00Z"), at("2026-11-18T10:05:00Z"),
+                  "Release 3.1.4rc1", prerelease=True),
+        GhRelease("3.2.0", at("2026-11-19T00:00:00Z"), None, "draft", draft=True),
+        GhRelease("3.1.3", at("2026-11-10T12:00:00Z"), at("2026-11-10T12:30:00Z"),
+                  "Release 3.1.3"),
+    ]  # fmt: skip
+    fields: dict[str, Any] = {"id": 33884891, "releases": releases, **kw}
+    return add_repo(gh, "apache/airflow", date(2025, 1, 1), **fields)
 
 
 def dagster(gh: RespxGitHub) -> GhRepo:

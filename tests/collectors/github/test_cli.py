@@ -12,7 +12,7 @@ import pytest
 import respx
 from typer.testing import CliRunner
 
-from tests.collectors.github._support import API_URL, RespxGitHub, headers_of, star_weeks
+from tests.collectors.github._support import API_URL, RespxGitHub, add_repo, headers_of
 from tests.e2e.fake_upstream import GhRelease, GhRepo, at
 from tracker.cli import app
 
@@ -23,37 +23,16 @@ TOKEN = "ghp_CLIsecretTOKEN0987654321"
 def fake() -> Iterator[RespxGitHub]:
     with respx.mock(assert_all_called=False) as router:
         gh = RespxGitHub(router)
-        flow = star_weeks(date(2025, 1, 1), date(2026, 11, 22), seed=3)
-        gh.emulator.add_repo(
-            "acme/flow",
-            id=101,
-            created_at=at("2025-01-01T10:00:00Z"),
-            pushed_at=at("2026-11-20T08:59:02Z"),
-            stargazers_count=sum(w.total for w in flow),
-            forks_count=10,
-            open_issues_count=3,
-            subscribers_count=7,
-            star_weeks=flow,
-            releases=[
-                GhRelease("v2.0.0rc1", at("2026-11-01T08:00:00Z"), at("2026-11-01T09:00:00Z"),
-                          "Release v2.0.0rc1", prerelease=True),
-                GhRelease("v2.0.0-draft", at("2026-11-02T00:00:00Z"), None, draft=True),
-                GhRelease("v1.9.0", at("2026-10-01T08:00:00Z"), at("2026-10-01T09:00:00Z")),
-            ],
-        )  # fmt: skip
-        thing = star_weeks(date(2026, 3, 1), date(2026, 11, 22), seed=5)
-        gh.emulator.add_repo(
-            "oldorg/thing",
-            id=202,
-            created_at=at("2026-03-01T00:00:00Z"),
-            pushed_at=at("2026-11-20T08:59:02Z"),
-            stargazers_count=sum(w.total for w in thing),
-            forks_count=10,
-            open_issues_count=3,
-            subscribers_count=7,
-            star_weeks=thing,
-            releases=[GhRelease("0.1.0", at("2026-06-01T00:00:00Z"), at("2026-06-01T00:00:00Z"))],
-        )
+        flow_releases = [
+            GhRelease("v2.0.0rc1", at("2026-11-01T08:00:00Z"), at("2026-11-01T09:00:00Z"),
+                      "Release v2.0.0rc1", prerelease=True),
+            GhRelease("v2.0.0-draft", at("2026-11-02T00:00:00Z"), None, draft=True),
+            GhRelease("v1.9.0", at("2026-10-01T08:00:00Z"), at("2026-10-01T09:00:00Z")),
+        ]  # fmt: skip
+        add_repo(gh, "acme/flow", date(2025, 1, 1), seed=3, id=101, releases=flow_releases)
+        first = at("2026-06-01T00:00:00Z")
+        thing_releases = [GhRelease("0.1.0", first, first)]
+        add_repo(gh, "oldorg/thing", date(2026, 3, 1), seed=5, id=202, releases=thing_releases)
         gh.emulator.rename("oldorg/thing", "neworg/thing")
         yield gh
 
@@ -72,21 +51,8 @@ def env(fake: RespxGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> P
 
 
 def collect(db: Path) -> tuple[int, dict[str, Any]]:
-    result = CliRunner().invoke(
-        app,
-        [
-            "collect",
-            "--source",
-            "github",
-            "--tool",
-            "flow",
-            "--tool",
-            "thing",
-            "--db",
-            str(db),
-            "--json",
-        ],
-    )
+    args = ["collect", "--source", "github", "--tool", "flow", "--tool", "thing"]
+    result = CliRunner().invoke(app, [*args, "--db", str(db), "--json"])
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     return result.exit_code, json.loads(result.stdout)
 
@@ -197,20 +163,8 @@ def test_collect_without_network_fails_fast_with_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
-    result = CliRunner().invoke(
-        app,
-        [
-            "collect",
-            "--source",
-            "github",
-            "--tool",
-            "airflow",
-            "--tool",
-            "dagster",
-            "--db",
-            str(tmp_path / "x.duckdb"),
-        ],
-    )
+    args = ["collect", "--source", "github", "--tool", "airflow", "--tool", "dagster"]
+    result = CliRunner().invoke(app, [*args, "--db", str(tmp_path / "x.duckdb")])
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     lines = [line for line in result.stdout.splitlines() if line.strip()]

@@ -22,7 +22,7 @@ from tests.collectors.github._support import (
     rows,
     run,
 )
-from tests.e2e.fake_upstream import Fault, GhRelease, at
+from tests.e2e.fake_upstream import Fault, GhRelease, GhRepo, at
 from tracker.records import ToolBatch
 
 # ---- star-history fallback -------------------------------------------------------------------
@@ -31,6 +31,17 @@ from tracker.records import ToolBatch
 def _unavailable(gh: RespxGitHub, status: int) -> None:
     body = (FIX / "not_found.json").read_bytes()
     gh.fail(HISTORY, Fault("status", status, body, {"Content-Type": "application/json"}))
+
+
+def _snapshot_row_stored(store: Any, gh: RespxGitHub) -> GhRepo:
+    """Two runs a week apart without the endpoint: a snapshot row for the week of 2026-11-22."""
+    repo = airflow(gh, stargazers_count=100)
+    _unavailable(gh, 404)
+    run(store, gh, [AIRFLOW], now=datetime(2026, 11, 19, tzinfo=UTC))
+    repo.stargazers_count = 110
+    _unavailable(gh, 404)
+    run(store, gh, [AIRFLOW], now=NOW)
+    return repo
 
 
 @pytest.mark.parametrize("status", [403, 404, 410, 501])
@@ -60,12 +71,7 @@ def test_history_unavailable_falls_back_to_snapshots(
 def test_github_rows_replace_snapshot_rows_when_the_endpoint_appears(
     store: Any, gh: RespxGitHub
 ) -> None:
-    repo = airflow(gh, stargazers_count=100)
-    _unavailable(gh, 404)
-    run(store, gh, [AIRFLOW], now=datetime(2026, 11, 19, tzinfo=UTC))
-    repo.stargazers_count = 110
-    _unavailable(gh, 404)
-    run(store, gh, [AIRFLOW], now=NOW)
+    repo = _snapshot_row_stored(store, gh)
     assert rows(store, "SELECT source FROM star_history") == [("snapshot",)]
     run(store, gh, [AIRFLOW], now=datetime(2026, 11, 26, tzinfo=UTC))
     assert rows(store, "SELECT DISTINCT source FROM star_history") == [("github",)]
@@ -76,12 +82,7 @@ def test_github_rows_replace_snapshot_rows_when_the_endpoint_appears(
 def test_api_weeks_off_utc_replace_the_snapshot_row_of_the_same_sunday(
     store: Any, gh: RespxGitHub, week: int
 ) -> None:
-    repo = airflow(gh, stargazers_count=100)
-    _unavailable(gh, 404)
-    run(store, gh, [AIRFLOW], now=datetime(2026, 11, 19, tzinfo=UTC))
-    repo.stargazers_count = 110
-    _unavailable(gh, 404)
-    run(store, gh, [AIRFLOW], now=NOW)
+    _snapshot_row_stored(store, gh)
     assert rows(store, "SELECT week_start, source FROM star_history") == [
         (date(2026, 11, 22), "snapshot")
     ]

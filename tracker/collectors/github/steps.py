@@ -107,6 +107,12 @@ def fail_message(response: ApiResponse, what: str) -> str:
     return f"{what}: HTTP {response.status} from {response.url.split('?')[0]}{message}"
 
 
+def _failed(response: ApiResponse, what: str) -> UpstreamError:
+    return UpstreamError(
+        fail_message(response, what), source=SOURCE, url=response.url, status=response.status
+    )
+
+
 def read_enough(page: ReleasePage, watermark: datetime | None) -> bool:
     """Return True when pages after ``page`` can hold no release new since ``watermark``."""
     if watermark is None:
@@ -153,12 +159,7 @@ def read_releases(
     for response in fetch.fetch_release_pages(api, repo):
         first = first or response
         if response.status != 200:
-            raise UpstreamError(
-                fail_message(response, "releases"),
-                source=SOURCE,
-                url=response.url,
-                status=response.status,
-            )
+            raise _failed(response, "releases")
         if not isinstance(response.data, list) or not response.data:
             break
         page = parse.parse_release_page(
@@ -221,12 +222,7 @@ def read_star_history(
                 _snapshot_week(ctx, work, repo, page)
                 return
         if page.status != 200:
-            raise UpstreamError(
-                fail_message(page, "star history"),
-                source=SOURCE,
-                url=page.url,
-                status=page.status,
-            )
+            raise _failed(page, "star history")
         rows = parse.parse_star_history(page.data, url=page.url)
         if not rows:
             break  # an empty page ends the history
