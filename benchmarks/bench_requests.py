@@ -37,7 +37,9 @@ from tests.e2e.fake_upstream import (  # noqa: E402
 
 def _weeks(created: date, today: date, seed: int) -> list[StarWeek]:
     """One week per Sunday from ``created``'s week to ``today``'s (some negative)."""
-    n = (today - created).days // 7 + 1
+    first = created - timedelta(days=(created.weekday() + 1) % 7)  # its week's Sunday
+    last = today - timedelta(days=(today.weekday() + 1) % 7)
+    n = (last - first).days // 7 + 1
     return [
         StarWeek(sunday, (((i * 7 + seed) % 13) - 1, 0, 0, 0, 0, 0, 0))
         for i, sunday in enumerate(iter_sundays(today, n))
@@ -89,19 +91,16 @@ def _collect(env: dict[str, str], db: Path, n: int) -> tuple[int, int, float]:
     return proc.returncode, int(row[0]) if row else -1, wall
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repos", type=int, default=500)
-    args = parser.parse_args()
+def _serve(n: int) -> tuple[FakeUpstream, int, int]:
+    """Start the fake with ``n`` repos aged 1-10 years; return it, the request goal, the weeks."""
     rng = random.Random(7)
     today = date(2026, 11, 25)
     fake = FakeUpstream().start()
     github = fake.github
     budget = 0
     weeks_total = 0
-    for i in range(args.repos):
-        age_days = rng.randint(365, 3650)
-        created = today - timedelta(days=age_days)
+    for i in range(n):
+        created = today - timedelta(days=rng.randint(365, 3650))
         weeks = _weeks(created, today, seed=i)
         weeks_total += len(weeks)
         budget += math.ceil(len(weeks) / 30) + 2
@@ -121,6 +120,14 @@ def main() -> None:
     github.core = Budget(unlimited, unlimited)
     github.core_anonymous = Budget(unlimited, unlimited)
     github.graphql = Budget(unlimited, unlimited)
+    return fake, budget, weeks_total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repos", type=int, default=500)
+    args = parser.parse_args()
+    fake, budget, weeks_total = _serve(args.repos)
     with tempfile.TemporaryDirectory() as tmp:
         catalog = Path(tmp) / "bench.yaml"
         _catalog(catalog, args.repos)
