@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "USER_AGENT",
-    "RateLimiter",
     "RequestCounter",
     "RetryPolicy",
     "RetryTransport",
@@ -362,33 +361,6 @@ def make_client(
         transport=retry,
         follow_redirects=True,
     )
-
-
-class RateLimiter:
-    """Spaces calls so that at most ``rate`` happen per ``per`` seconds (thread-safe)."""
-
-    def __init__(
-        self,
-        rate: int,
-        per: float,
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.interval = per / rate
-        self._sleep = sleep
-        self._clock = clock
-        self._next = 0.0
-        self._lock = threading.Lock()
-
-    def wait(self) -> None:
-        """Block until the next call is allowed."""
-        with self._lock:
-            now = self._clock()
-            delay = self._next - now
-            self._next = max(now, self._next) + self.interval
-        if delay > 0:
-            self._sleep(delay)
 
 
 def open_breaker(client: httpx.Client) -> SourceUnreachableError | None:

@@ -1,4 +1,5 @@
-"""Request budgets an upstream announces in its answers: GitHub's primary and secondary limits.
+"""Request budgets: those an upstream announces (GitHub's primary and secondary limits), and
+``RateLimiter``, which spaces requests to a published rate.
 
 The HTTP transport (``_http.RetryTransport``) asks a ``RateGate`` before each request (a budget
 already seen at zero: wait for a near reset, otherwise stop with ``RateLimitedError`` without
@@ -11,6 +12,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +25,7 @@ __all__ = [
     "RateBook",
     "RateGate",
     "RateLimitRules",
+    "RateLimiter",
     "RateState",
     "RateTries",
     "parse_retry_after",
@@ -214,3 +217,30 @@ class RateGate:
             status=status,
             reset_at=datetime.fromtimestamp(reset, UTC) if reset is not None else None,
         )
+
+
+class RateLimiter:
+    """Spaces calls so that at most ``rate`` happen per ``per`` seconds (thread-safe)."""
+
+    def __init__(
+        self,
+        rate: int,
+        per: float,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.interval = per / rate
+        self._sleep = sleep
+        self._clock = clock
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        """Block until the next call is allowed."""
+        with self._lock:
+            now = self._clock()
+            delay = self._next - now
+            self._next = max(now, self._next) + self.interval
+        if delay > 0:
+            self._sleep(delay)

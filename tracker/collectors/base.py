@@ -20,7 +20,6 @@ from tracker.catalog import Tool
 from tracker.clock import Clock, utc_now
 from tracker.collectors._http import (
     USER_AGENT,
-    RateLimiter,
     RequestCounter,
     RetryPolicy,
     RetryTransport,
@@ -30,7 +29,7 @@ from tracker.collectors._http import (
     make_client,
     open_breaker,
 )
-from tracker.collectors._ratelimit import RateBook, RateLimitRules, parse_retry_after
+from tracker.collectors._ratelimit import RateBook, RateLimiter, RateLimitRules, parse_retry_after
 from tracker.config import Settings
 from tracker.records import RepoSnapshotRecord, ToolFailure, ToolOutcome
 
