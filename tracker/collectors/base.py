@@ -90,8 +90,9 @@ class WarehouseState(Protocol):
 class CollectContext:
     """What a collector gets for one run: settings, warehouse cursors, counters, clock.
 
-    ``state`` wraps the single warehouse connection, which the runner also writes through:
-    read it only from the thread that runs ``collect()``, never from worker threads.
+    ``state`` is the run's plan (``tracker.warehouse.cursors.SourcePlan``): the cursors of the
+    selected tools, read before the run, immutable, safe to read from any thread. A collector
+    never sees the store (tests may pass any object with these reads).
     """
 
     settings: Settings
