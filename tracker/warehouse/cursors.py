@@ -110,7 +110,7 @@ class SourcePlan:
             raise ValueError(f"the plan of {self.source!r} holds no cursors of {source!r}")
 
 
-def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any]) -> list[Any]:
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
     return con.execute(sql, list(params)).fetchall()
 
 
@@ -119,77 +119,52 @@ def read_plan(
 ) -> SourcePlan:
     """Read the cursors of ``source`` for ``tool_ids`` (one query per kind of cursor)."""
     ids = list(tool_ids)
-    snap_since = _naive(now - SNAPSHOT_HORIZON)
-    q_tools = "tool_id IN (SELECT unnest(?::VARCHAR[]))"
-    http = {
-        r[0]: (r[1], r[2], r[3])
-        for r in _rows(con, "SELECT url, etag, last_modified, updated_at FROM http_cache", [])
-    }
-    days = {
-        (r[0], r[1], source): r[2]
-        for r in _rows(
-            con,
-            f"SELECT tool_id, package, max(day) FROM downloads_daily WHERE source = ? AND {q_tools}"
-            " GROUP BY ALL",
-            [source, ids],
-        )
-    }
-    weeks = {
-        (r[0], source): r[1]
-        for r in _rows(
-            con,
-            f"SELECT tool_id, max(week_start) FROM star_history WHERE source = ? AND {q_tools}"
-            " GROUP BY ALL",
-            [source, ids],
-        )
-    }
-    releases = {
-        (r[0], source): r[1].replace(tzinfo=UTC)
-        for r in _rows(
-            con,
-            f"SELECT tool_id, max(released_at) FROM releases WHERE source = ? AND {q_tools}"
-            " AND released_at IS NOT NULL GROUP BY ALL",
-            [source, ids],
-        )
-    }
     return SourcePlan(
         source=source,
         read_at=now,
-        http=MappingProxyType(http),
-        download_days=MappingProxyType(days),
-        star_weeks=MappingProxyType(weeks),
-        release_at=MappingProxyType(releases),
-        snapshots=MappingProxyType(_snapshots(con, ids, snap_since)),
+        http=MappingProxyType(
+            {
+                r[0]: (r[1], r[2], r[3])
+                for r in _rows(con, "SELECT url, etag, last_modified, updated_at FROM http_cache")
+            }
+        ),
+        download_days=MappingProxyType(
+            {(r[0], r[1], source): r[2] for r in _rows(con, _DAYS, [source, ids])}
+        ),
+        star_weeks=MappingProxyType(
+            {(r[0], source): r[1] for r in _rows(con, _WEEKS, [source, ids])}
+        ),
+        release_at=MappingProxyType(
+            {(r[0], source): r[1].replace(tzinfo=UTC) for r in _rows(con, _RELEASES, [source, ids])}
+        ),
+        snapshots=MappingProxyType(_snapshots(con, ids, _naive(now - SNAPSHOT_HORIZON))),
         months=MappingProxyType(
-            {
-                str(r[0]): frozenset(r[1])
-                for r in _rows(
-                    con,
-                    "SELECT tool_id, list(month) FROM demand_monthly WHERE source = ?"
-                    " GROUP BY tool_id",
-                    [source],
-                )
-            }
+            {str(r[0]): frozenset(r[1]) for r in _rows(con, _MONTHS, [source])}
         ),
-        totals=MappingProxyType(
-            {
-                r[0]: int(r[1])
-                for r in _rows(
-                    con,
-                    "SELECT month, max(total) FROM demand_monthly WHERE source = ? GROUP BY month",
-                    [source],
-                )
-            }
-        ),
+        totals=MappingProxyType({r[0]: int(r[1]) for r in _rows(con, _TOTALS, [source])}),
         runs=tuple(
             (r[0].replace(tzinfo=UTC), int(r[1] or 0))
-            for r in _rows(
-                con,
-                "SELECT started_at, requests FROM runs WHERE source = ? AND started_at >= ?",
-                [source, _naive(now - RUNS_HORIZON)],
-            )
+            for r in _rows(con, _RUNS, [source, _naive(now - RUNS_HORIZON)])
         ),
     )
+
+
+_IN_TOOLS = "tool_id IN (SELECT unnest(?::VARCHAR[]))"
+_DAYS = (
+    "SELECT tool_id, package, max(day) FROM downloads_daily"
+    f" WHERE source = ? AND {_IN_TOOLS} GROUP BY ALL"
+)
+_WEEKS = (
+    f"SELECT tool_id, max(week_start) FROM star_history WHERE source = ? AND {_IN_TOOLS}"
+    " GROUP BY ALL"
+)
+_RELEASES = (
+    f"SELECT tool_id, max(released_at) FROM releases WHERE source = ? AND {_IN_TOOLS}"
+    " AND released_at IS NOT NULL GROUP BY ALL"
+)
+_MONTHS = "SELECT tool_id, list(month) FROM demand_monthly WHERE source = ? GROUP BY tool_id"
+_TOTALS = "SELECT month, max(total) FROM demand_monthly WHERE source = ? GROUP BY month"
+_RUNS = "SELECT started_at, requests FROM runs WHERE source = ? AND started_at >= ?"
 
 
 def _snapshots(
