@@ -133,7 +133,7 @@ def main(
         typer.Option(
             "--log-libraries",
             help="Also log the HTTP and scheduling libraries' own lines below warning "
-            "(httpx, httpcore, urllib3, PyGithub, APScheduler) at --log-level.",
+            "(httpx, httpcore, APScheduler) at --log-level.",
         ),
     ] = False,
     version: Annotated[
