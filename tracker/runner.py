@@ -19,7 +19,7 @@ from tracker.config import Settings
 from tracker.errors import ConfigError, WarehouseError
 from tracker.logging_setup import bind_run, unbind_run
 from tracker.records import ToolBatch, ToolFailure
-from tracker.warehouse.db import WriterLock, is_database_error, open_db
+from tracker.warehouse.db import is_database_error, write_session
 from tracker.warehouse.store import Store
 
 __all__ = [
@@ -169,9 +169,8 @@ def run_collect(
     tools = _select_tools(catalog, tool_ids)
     wanted = [s for s in SOURCES if s in sources] if sources else list(SOURCES)
     progress = progress or ProgressHook()
-    summary = CollectSummary(db_path=str(settings.db_path))
-    with WriterLock(settings.db_path, wait_seconds=lock_wait):
-        con = open_db(settings.db_path)
+    summary = CollectSummary(db_path=settings.db_label)
+    with write_session(settings.db_target, wait_seconds=lock_wait) as con:
         try:
             store = Store(con)
             new_context = _context_maker(context_factory, clock)
@@ -194,11 +193,12 @@ def run_collect(
         except Exception as exc:
             if is_database_error(exc):  # a damaged file: one clear line, exit 2
                 first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                raise WarehouseError(f"{settings.db_path}: database error: {first}") from exc
+                if settings.lake is not None:
+                    first = settings.lake.mask(first)
+                raise WarehouseError(f"{settings.db_label}: database error: {first}") from exc
             raise
         finally:
             unbind_run()
-            con.close()
     return summary
 
 

@@ -74,30 +74,22 @@ def write_scheduled_report(
     read-write) and the report never collide.
     """
     from tracker.reports import write_report
-    from tracker.warehouse.db import WriterLock, open_db
+    from tracker.warehouse.db import write_session
 
-    with WriterLock(settings.db_path, wait_seconds=lock_wait):
-        con = open_db(settings.db_path)
-        try:
-            result = write_report(con, out_dir, as_of)
-        finally:
-            con.close()
+    with write_session(settings.db_target, wait_seconds=lock_wait) as con:
+        result = write_report(con, out_dir, as_of)
     return tuple(result.files)
 
 
 def last_successes(settings: Settings, lock_wait: float) -> dict[str, datetime | None]:
     """Return when each source last succeeded (UTC), read from ``runs`` under the writer lock."""
     from tracker.collectors.base import SOURCES
-    from tracker.warehouse.db import WriterLock, open_db
+    from tracker.warehouse.db import write_session
     from tracker.warehouse.store import Store
 
-    with WriterLock(settings.db_path, wait_seconds=lock_wait):
-        con = open_db(settings.db_path)
-        try:
-            store = Store(con)
-            found = {s: store.last_success(s) for s in SOURCES}
-        finally:
-            con.close()
+    with write_session(settings.db_target, wait_seconds=lock_wait) as con:
+        store = Store(con)
+        found = {s: store.last_success(s) for s in SOURCES}
     return {s: None if v is None else v.replace(tzinfo=v.tzinfo or UTC) for s, v in found.items()}
 
 
@@ -251,6 +243,8 @@ class ScheduleService:
         from tracker.warehouse.db import WriterLock
 
         budget = self.config.lock_wait_seconds
+        if self.settings.lake is not None:
+            return budget  # a lake has no writer lock: its transactions keep writers apart
         deadline = self._monotonic() + budget
         announced = False
         while True:
