@@ -186,11 +186,11 @@ def _extension_file(package: str, name: str) -> Path:
     )
 
 
-def extension_files(*, remote: bool = False) -> list[Path]:
+def extension_files(*, postgres: bool = True, remote: bool = False) -> list[Path]:
     """Return the extension files to LOAD, checked against the installed DuckDB version."""
     import duckdb
 
-    wanted = list(_EXTENSIONS) + ([_HTTPFS] if remote else [])
+    wanted = list(_EXTENSIONS[: 2 if postgres else 1]) + ([_HTTPFS] if remote else [])
     files = [_extension_file(pkg, name) for pkg, name in wanted]
     have = "v" + duckdb.__version__
     for path in files:
@@ -212,7 +212,7 @@ def connect_lake(target: LakeTarget, *, read_only: bool) -> duckdb.DuckDBPyConne
     import duckdb
 
     remote = bool(_REMOTE_RE.match(target.data_path))
-    files = extension_files(remote=remote)
+    files = extension_files(postgres=target.is_postgres, remote=remote)
     if not target.is_postgres:
         catalog = Path(target.catalog)
         if catalog.is_dir():
