@@ -1,0 +1,190 @@
+"""`tracker collect`, `report` and `status` as subprocesses on every backend (the loopback fake
+upstream, exact rows compared), and concurrent writers plus a reader on a PostgreSQL lake."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from tests.backends import backend_params
+from tests.e2e.conftest import (
+    Spawned,
+    catalog_pypi_tools,
+    expected_releases,
+    query,
+    run_tracker,
+    serve_catalog,
+    stored_releases,
+)
+from tests.e2e.fake_upstream import FakeUpstream
+from tests.e2e.test_scenarios_sources import (
+    _daily,
+    _downloads,
+    _exp_downloads,
+    exp_gh_releases,
+    exp_identities,
+    exp_snapshots,
+    exp_weeks,
+    gh_repo,
+    got_gh_releases,
+    got_identities,
+    got_snapshots,
+    got_weeks,
+)
+
+pytestmark = pytest.mark.slow
+
+SpawnFn = Callable[[Sequence[str], Mapping[str, str]], Spawned]
+KEYS = {  # each table's key: never stored twice
+    "releases": "tool_id, source, project, version",
+    "star_history": "tool_id, week_start",
+    "repo_snapshots": "tool_id, repo, observed_at",
+    "repo_identities": "tool_id",
+    "http_cache": "url",
+    "downloads_daily": "tool_id, package, day, source",
+    "tools": "tool_id",
+    "skills": "skill",
+    "runs": "run_id",
+}
+
+
+def _env(e2e_env: dict[str, str], backend: Any) -> dict[str, str]:
+    env = dict(e2e_env)
+    env.pop("TRACKER_DATA_PATH", None)
+    env.update(backend.env())
+    return env
+
+
+def _assert_no_duplicate_keys(backend: Any) -> None:
+    for table, key in KEYS.items():
+        rows = query(
+            backend, f"SELECT count(*), count(DISTINCT ({key})) FROM {table}"
+        )  # struct of the key columns
+        assert rows[0][0] == rows[0][1], f"{table}: duplicate keys"
+
+
+@pytest.mark.parametrize("backend", backend_params(), indirect=True)
+def test_every_source_stored_exactly_and_rerun_is_idempotent(
+    fake: FakeUpstream, e2e_env: dict[str, str], backend: Any, tmp_path: Any
+) -> None:
+    env = _env(e2e_env, backend)
+    pypi_tools = {"sacred": ("sacred",)}
+    serve_catalog(fake, pypi_tools)
+    repos = {
+        "sacred": gh_repo(fake, "sacred", "IDSIA/sacred"),
+        "oozie": gh_repo(fake, "oozie", "apache/oozie"),
+    }
+    stats = _daily("sacred")
+    fake.pypistats.add_package("sacred", stats)
+    clicks = _daily("sacred", 30)
+    fake.clickhouse.add_project("sacred", clicks)
+    t = datetime(2021, 1, 4, 10, 30, tzinfo=UTC)
+    fake.apache.add_project("oozie", {"5.2.1": t})
+
+    for attempt in range(2):
+        done = run_tracker(["collect", "--tool", "sacred", "--tool", "oozie"], env, timeout=180)
+        assert done.returncode == 0, done.stderr
+        for source in ("github", "pypi", "pypistats", "clickpy", "apache"):
+            assert any(line.startswith(f"{source}: ok") for line in done.stdout.splitlines()), (
+                done.stdout
+            )
+        catalog = {"sacred": "IDSIA/sacred", "oozie": "apache/oozie"}
+        assert got_snapshots(backend) == exp_snapshots(repos)
+        assert got_weeks(backend) == exp_weeks(repos)
+        assert got_gh_releases(backend) == exp_gh_releases(repos)
+        assert got_identities(backend) == exp_identities(repos, catalog)
+        assert stored_releases(backend) == expected_releases(fake, pypi_tools)
+        assert _downloads(backend, "pypistats") == _exp_downloads("sacred", "sacred", stats)
+        assert _downloads(backend, "clickpy") == _exp_downloads("sacred", "sacred", clicks)
+        assert stored_releases(backend, "apache") == {
+            ("oozie", "oozie", "5.2.1", t.replace(tzinfo=None), False, False, True)
+        }
+        _assert_no_duplicate_keys(backend)
+        runs = query(backend, "SELECT count(*), count(*) FILTER (status = 'ok') FROM runs")
+        assert runs == [(5 * (attempt + 1), 5 * (attempt + 1))]
+        assert query(backend, "SELECT count(*) FROM run_errors") == [(0,)]
+
+    out = tmp_path / "rep"
+    done = run_tracker(["report", "--out", str(out), "--json"], env, timeout=180)
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)["files"]) == 3
+    done = run_tracker(["status", "--json"], env, timeout=180)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["db"] == backend.spec
+    assert {s["source"]: s["last_run"]["status"] for s in doc["sources"] if s["last_run"]} == {
+        "github": "ok",
+        "pypi": "ok",
+        "pypistats": "ok",
+        "clickpy": "ok",
+        "apache": "ok",
+    }
+
+
+ROUNDS = 20
+
+
+@pytest.mark.parametrize("backend", backend_params("lake-pg"), indirect=True)
+def test_two_writers_and_a_reader_lose_and_duplicate_nothing(
+    fake: FakeUpstream, e2e_env: dict[str, str], backend: Any, spawn: SpawnFn, tmp_path: Any
+) -> None:
+    """github and pypi collect at once while `report` reads, 20 rounds; after each round the
+    stored rows are exactly the fake's, no key twice, every run ok, no run error."""
+    env = _env(e2e_env, backend)
+    pypi_tools = dict(list(catalog_pypi_tools().items())[:12])
+    serve_catalog(fake, pypi_tools)
+    gh_tools = {"sacred": "IDSIA/sacred", "oozie": "apache/oozie", "dvc": "iterative/dvc"}
+    repos = {tool: gh_repo(fake, tool, name) for tool, name in gh_tools.items()}
+    pypi_args = [a for tool in pypi_tools for a in ("--tool", tool)]
+    gh_args = [a for tool in gh_tools for a in ("--tool", tool)]
+    # the lake exists (migrated) before the rounds: a report needs its tables
+    assert run_tracker(["collect", "--source", "apache", "--tool", "oozie"], env).returncode in (
+        0,
+        1,
+    )
+
+    retried = 0
+    for round_no in range(1, ROUNDS + 1):
+        procs = [
+            spawn(["--log-level", "info", "collect", "--source", "github", *gh_args], env),
+            spawn(["--log-level", "info", "collect", "--source", "pypi", *pypi_args], env),
+            spawn(["report", "--quiet", "--out", str(tmp_path / f"rep{round_no}")], env),
+        ]
+        codes = [p.wait(timeout=300) for p in procs]
+        assert codes == [0, 0, 0], [p.stderr for p in procs]
+        retried += sum(p.stderr.count("lake transaction conflict") for p in procs)
+        assert stored_releases(backend) == expected_releases(fake, pypi_tools)
+        assert got_gh_releases(backend) == exp_gh_releases(repos)
+        assert got_weeks(backend) == exp_weeks(repos)
+        assert got_identities(backend) == exp_identities(repos, gh_tools)
+        assert got_snapshots(backend) == exp_snapshots(repos)
+        snapshots = query(backend, "SELECT count(*) FROM repo_snapshots")
+        assert snapshots == [(len(repos) * round_no,)]  # one per repo per round: none lost
+        _assert_no_duplicate_keys(backend)
+        runs = query(
+            backend,
+            "SELECT source, status, count(*) FROM runs WHERE source IN ('github', 'pypi')"
+            " GROUP BY ALL ORDER BY ALL",
+        )
+        assert runs == [("github", "ok", round_no), ("pypi", "ok", round_no)]
+        assert query(backend, "SELECT count(*) FROM run_errors") == [(0,)]
+        assert (tmp_path / f"rep{round_no}" / "trends.json").is_file()
+    print(f"{retried} conflicting commits were retried over {ROUNDS} rounds")
+
+
+@pytest.mark.parametrize("backend", backend_params("lake-pg"), indirect=True)
+def test_two_collects_of_one_source_store_each_key_once(
+    fake: FakeUpstream, e2e_env: dict[str, str], backend: Any, spawn: SpawnFn
+) -> None:
+    env = _env(e2e_env, backend)
+    tools = dict(list(catalog_pypi_tools().items())[:10])
+    serve_catalog(fake, tools)
+    args = ["collect", "--source", "pypi", *[a for t in tools for a in ("--tool", t)]]
+    procs = [spawn(args, env), spawn(args, env)]
+    assert [p.wait(timeout=300) for p in procs] == [0, 0], [p.stderr for p in procs]
+    assert stored_releases(backend) == expected_releases(fake, tools)
+    _assert_no_duplicate_keys(backend)
