@@ -4,6 +4,7 @@ upstream, exact rows compared), and concurrent writers plus a reader on a Postgr
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -125,7 +126,7 @@ def test_every_source_stored_exactly_and_rerun_is_idempotent(
     }
 
 
-ROUNDS = 20
+ROUNDS = int(os.environ.get("TRACKER_TEST_ROUNDS", "20"))  # read at import (see backends.py)
 
 
 @pytest.mark.parametrize("backend", backend_params("lake-pg"), indirect=True)
@@ -135,17 +136,16 @@ def test_two_writers_and_a_reader_lose_and_duplicate_nothing(
     """github and pypi collect at once while `report` reads, 20 rounds; after each round the
     stored rows are exactly the fake's, no key twice, every run ok, no run error."""
     env = _env(e2e_env, backend)
-    pypi_tools = dict(list(catalog_pypi_tools().items())[:12])
+    pypi_tools = dict(list(catalog_pypi_tools().items())[:6])
     serve_catalog(fake, pypi_tools)
-    gh_tools = {"sacred": "IDSIA/sacred", "oozie": "apache/oozie", "dvc": "iterative/dvc"}
+    gh_tools = {"sacred": "IDSIA/sacred", "oozie": "apache/oozie"}
     repos = {tool: gh_repo(fake, tool, name) for tool, name in gh_tools.items()}
     pypi_args = [a for tool in pypi_tools for a in ("--tool", tool)]
     gh_args = [a for tool in gh_tools for a in ("--tool", tool)]
     # the lake exists (migrated) before the rounds: a report needs its tables
-    assert run_tracker(["collect", "--source", "apache", "--tool", "oozie"], env).returncode in (
-        0,
-        1,
-    )
+    fake.apache.add_project("oozie", {"5.2.1": datetime(2021, 1, 4, tzinfo=UTC)})
+    first = run_tracker(["collect", "--source", "apache", "--tool", "oozie"], env)
+    assert first.returncode == 0, first.stderr
 
     retried = 0
     for round_no in range(1, ROUNDS + 1):
@@ -155,7 +155,11 @@ def test_two_writers_and_a_reader_lose_and_duplicate_nothing(
             spawn(["report", "--quiet", "--out", str(tmp_path / f"rep{round_no}")], env),
         ]
         codes = [p.wait(timeout=300) for p in procs]
-        assert codes == [0, 0, 0], [p.stderr for p in procs]
+        assert codes == [0, 0, 0], f"round {round_no}: exit codes {codes}\n" + "\n".join(
+            f"--- {p.proc.args[3:6]}: {p.stdout[-500:]}\n{p.stderr[-2500:]}"
+            for p, code in zip(procs, codes, strict=True)
+            if code
+        )
         retried += sum(p.stderr.count("lake transaction conflict") for p in procs)
         assert stored_releases(backend) == expected_releases(fake, pypi_tools)
         assert got_gh_releases(backend) == exp_gh_releases(repos)
