@@ -381,12 +381,10 @@ def next_value(con: duckdb.DuckDBPyConnection, sequence: str) -> int:
     return value
 
 
-def bump_writes(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """Mark ``table`` as upserted by this transaction (makes concurrent upserts conflict)."""
-    con.execute(
-        "UPDATE lake_writes SET writes = writes + 1 WHERE table_name = ?",
-        [table],
-    )
+def bump_writes(con: duckdb.DuckDBPyConnection) -> None:
+    """Mark this transaction as an upsert: any two such transactions conflict (table-level in
+    DuckLake), so one of them re-runs on the other's result and never stores a key twice."""
+    con.execute("UPDATE lake_writes SET writes = writes + 1 WHERE table_name = '*'")
 
 
 def _views_hash(views: str) -> str:
@@ -482,9 +480,9 @@ def migrate_lake(
                 [LAKE_ALIAS],
             ).fetchall()
         ]
-        known_writes = {r[0] for r in con.execute("SELECT table_name FROM lake_writes").fetchall()}
-        for table in sorted(set(tables) - known_writes):
-            con.execute("INSERT INTO lake_writes VALUES (?, 0)", [table])
+        del tables
+        if not con.execute("SELECT 1 FROM lake_writes WHERE table_name = '*'").fetchall():
+            con.execute("INSERT INTO lake_writes VALUES ('*', 0)")
         con.execute("DELETE FROM schema_info WHERE key = 'views_sha256'")
         con.execute("INSERT INTO schema_info VALUES ('views_sha256', ?)", [_views_hash(views)])
 
@@ -589,8 +587,10 @@ def _replace_on_key(table: str) -> str:
     cols, key = _UPSERT_COLUMNS[table]
     k = ", ".join(key)
     c = ", ".join(cols)
+    # the tool_id bounds are constants: DuckLake skips the files whose min/max rule them out
+    bounds = "tool_id BETWEEN $min_tool AND $max_tool AND " if "tool_id" in key else ""
     return f"""
-        DELETE FROM {table} WHERE ({k}) IN (SELECT {k} FROM _src);
+        DELETE FROM {table} WHERE {bounds}({k}) IN (SELECT {k} FROM _src);
         INSERT INTO {table} ({c}) SELECT {c} FROM _src
         QUALIFY row_number() OVER (PARTITION BY {k}) = 1
     """
@@ -605,13 +605,15 @@ LAKE_UPSERTS: dict[str, str] = {
     # then insert the keys that are no longer there (the protected ones still are)
     "star_history": """
         DELETE FROM star_history h
-        WHERE (h.tool_id, h.week_start) IN (SELECT tool_id, week_start FROM _src)
+        WHERE h.tool_id BETWEEN $min_tool AND $max_tool
+          AND (h.tool_id, h.week_start) IN (SELECT tool_id, week_start FROM _src)
           AND NOT (h.source = 'github' AND (h.tool_id, h.week_start) IN (
                    SELECT tool_id, week_start FROM _src WHERE source = 'snapshot'));
         INSERT INTO star_history (tool_id, repo, week_start, stars_added, source)
         SELECT tool_id, repo, week_start, stars_added, source FROM _src s
         WHERE NOT EXISTS (SELECT 1 FROM star_history h
-                          WHERE h.tool_id = s.tool_id AND h.week_start = s.week_start)
+                          WHERE h.tool_id BETWEEN $min_tool AND $max_tool
+                            AND h.tool_id = s.tool_id AND h.week_start = s.week_start)
         QUALIFY row_number() OVER (PARTITION BY tool_id, week_start
                                    ORDER BY source = 'github' DESC) = 1
     """,
@@ -620,7 +622,8 @@ LAKE_UPSERTS: dict[str, str] = {
                                     watchers, archived, pushed_at)
         SELECT tool_id, repo, observed_at, stars, forks, open_issues, watchers, archived,
                pushed_at FROM _src s
-        WHERE NOT EXISTS (SELECT 1 FROM repo_snapshots x WHERE x.tool_id = s.tool_id
+        WHERE NOT EXISTS (SELECT 1 FROM repo_snapshots x
+                          WHERE x.tool_id BETWEEN $min_tool AND $max_tool AND x.tool_id = s.tool_id
                           AND x.repo = s.repo AND x.observed_at = s.observed_at)
         QUALIFY row_number() OVER (PARTITION BY tool_id, repo, observed_at) = 1
     """,
@@ -632,7 +635,7 @@ LAKE_CARRY_RELEASES = """
     SELECT tool_id, source, $new, version, released_at, is_prerelease, is_yanked,
            version_valid, title FROM releases r
     WHERE tool_id = $tool AND source = 'github' AND project <> $new
-      AND NOT EXISTS (SELECT 1 FROM releases x WHERE x.tool_id = r.tool_id
+      AND NOT EXISTS (SELECT 1 FROM releases x WHERE x.tool_id = $tool AND x.tool_id = r.tool_id
                       AND x.source = 'github' AND x.project = $new AND x.version = r.version)
     QUALIFY row_number() OVER (PARTITION BY version) = 1
 """

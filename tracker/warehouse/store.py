@@ -231,6 +231,14 @@ class Store:
         self.lake = is_lake(con)  # DuckLake: DELETE + INSERT upserts, retried transactions
         self._sleep = sleep  # backoff between retries of a conflicting lake transaction
         self.conflicts_retried = 0
+        self._bumped = False
+
+    def _bump(self) -> None:
+        if not self._bumped:
+            from tracker.warehouse.lake import bump_writes
+
+            bump_writes(self.con)
+            self._bumped = True
 
     def _transaction(self, body: Callable[[], T], what: str = "write") -> T:
         """Run ``body`` in one transaction (on the lake: re-run when a commit conflicts)."""
@@ -238,7 +246,11 @@ class Store:
         if self.lake:
             from tracker.warehouse.lake import run_transaction
 
-            return run_transaction(con, body, what=what, sleep=self._sleep, on_retry=self._retried)
+            def fresh() -> T:
+                self._bumped = False  # each attempt marks itself once (see lake.bump_writes)
+                return body()
+
+            return run_transaction(con, fresh, what=what, sleep=self._sleep, on_retry=self._retried)
         con.execute("BEGIN TRANSACTION")
         try:
             result = body()
@@ -307,10 +319,8 @@ class Store:
     def _refresh_tools_lake(self, catalog: Catalog, now: datetime) -> None:
         import pyarrow as pa
 
-        from tracker.warehouse.lake import bump_writes
-
         con = self.con
-        bump_writes(con, "tools")
+        self._bump()
         con.execute("DELETE FROM skills")
         skills = pa.table(
             {
@@ -455,16 +465,20 @@ class Store:
         self.con.register("_src", _arrow_table(table, columns))
         try:
             if self.lake and table != "downloads_daily":
-                from tracker.warehouse.lake import LAKE_UPSERTS, bump_writes
+                from tracker.warehouse.lake import LAKE_UPSERTS
 
-                bump_writes(self.con, table)
+                self._bump()
+                bounds = {}
+                if "tool_id" in _ARROW_SCHEMAS[table][0]:
+                    row = self.con.execute("SELECT min(tool_id), max(tool_id) FROM _src").fetchone()
+                    assert row is not None
+                    bounds = {"min_tool": row[0], "max_tool": row[1]}
                 for statement in LAKE_UPSERTS[table].split(";"):
-                    self.con.execute(statement)
+                    params = {k: v for k, v in bounds.items() if f"${k}" in statement}
+                    self.con.execute(statement, params)
             elif table == "downloads_daily":
                 if self.lake:
-                    from tracker.warehouse.lake import bump_writes
-
-                    bump_writes(self.con, table)
+                    self._bump()
                 row = self.con.execute(
                     "SELECT min(tool_id), max(tool_id), min(day), max(day) FROM _src"
                 ).fetchone()
@@ -744,9 +758,9 @@ class Store:
         if row is None or int(row[0]) != repo_id or row[1] == full_name:
             return
         if self.lake:
-            from tracker.warehouse.lake import LAKE_CARRY_RELEASES, bump_writes
+            from tracker.warehouse.lake import LAKE_CARRY_RELEASES
 
-            bump_writes(con, "releases")
+            self._bump()
             con.execute(LAKE_CARRY_RELEASES, {"new": full_name, "tool": tool_id})
         else:
             con.execute(
