@@ -246,12 +246,12 @@ def _run_source(
             if isinstance(outcome, ToolFailure):
                 _fail(store, result, run_id, source, outcome.tool_id, outcome.error)
             else:
-                _store_batch(store, result, run_id, source, outcome)
+                _store_batch(store, result, run_id, source, outcome, settings)
             progress.tool_done(source, outcome.tool_id, isinstance(outcome, ToolBatch))
             if stop_requested():
                 break
     except Exception as exc:
-        fatal = f"{type(exc).__name__}: {exc}"
+        fatal = _masked(settings, f"{type(exc).__name__}: {exc}")
         log.exception("source failed", extra={"source": source, "run_id": run_id})
         store.add_run_error(run_id, source, None, fatal)
         result.errors.append((None, fatal))
@@ -313,8 +313,18 @@ def _fail(
     )
 
 
+def _masked(settings: Settings, text: str) -> str:
+    """Return ``text`` with the lake catalog's password masked (a file target: unchanged)."""
+    return settings.lake.mask(text) if settings.lake is not None else text
+
+
 def _store_batch(
-    store: Store, result: SourceSummary, run_id: int, source: str, batch: ToolBatch
+    store: Store,
+    result: SourceSummary,
+    run_id: int,
+    source: str,
+    batch: ToolBatch,
+    settings: Settings,
 ) -> None:
     try:
         rows = store.write_batch(batch)
@@ -325,7 +335,7 @@ def _store_batch(
             run_id,
             source,
             batch.tool_id,
-            f"store failed: {type(exc).__name__}: {exc}",
+            _masked(settings, f"store failed: {type(exc).__name__}: {exc}"),
         )
         return
     result.rows_written += rows
