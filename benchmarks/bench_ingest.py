@@ -43,6 +43,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/bench.duckdb"))
     parser.add_argument("--end", default="2026-11-24", help="last day of data (YYYY-MM-DD)")
     parser.add_argument("--db", help="a ducklake: target instead of --out (must be empty)")
+    parser.add_argument(
+        "--history-tools",
+        type=int,
+        default=None,
+        help="star weeks and releases for the first N tools only (default: every tool)",
+    )
     args = parser.parse_args()
 
     rng = random.Random(42)
@@ -108,7 +114,7 @@ def main() -> None:
             for k in range(52 * args.years)
         ]
         star_rows = release_rows = 0
-        for tool in tools:
+        for tool in tools[: args.history_tools]:
             level = rng.lognormvariate(3, 1.5)
             trend = rng.uniform(-1.0, 1.0) / 52
             stars = tuple(

@@ -62,6 +62,13 @@ def main() -> None:
     parser.add_argument("--file-python", default=sys.executable)
     parser.add_argument("--pg", default=os.environ.get("TRACKER_TEST_PG"))
     parser.add_argument("--work", type=Path, default=HERE / "out" / "lake")
+    parser.add_argument(
+        "--history-tools",
+        type=int,
+        default=None,
+        help="star weeks and releases for the first N tools only (per-tool transactions are "
+        "the slow part of building the lake; downloads always cover every tool)",
+    )
     args = parser.parse_args()
 
     pg_dir = None
@@ -88,6 +95,8 @@ def main() -> None:
     lake = f"ducklake:postgres:{args.pg} dbname={dbname}"
     env = dict(os.environ, TRACKER_DATA_PATH=str(args.work / "lake-data"))
     size = ["--tools", str(args.tools), "--years", str(args.years)]
+    if args.history_tools is not None:
+        size += ["--history-tools", str(args.history_tools)]
     try:
         print(f"== file ({args.file_python})")
         file_out = _run(
