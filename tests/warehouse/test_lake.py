@@ -272,3 +272,14 @@ def test_unreachable_catalog_error_masks_the_password(backend: Any, tmp_path: Pa
     assert r.exit_code == 2
     assert "Sup3rSecret" not in r.output and "password=***" in r.output, r.output
     assert len([x for x in r.output.splitlines() if x.strip()]) == 1, r.output
+
+
+@pytest.mark.parametrize("backend", backend_params("lake-file", "lake-pg"), indirect=True)
+def test_report_on_a_new_lake_creates_it_and_says_what_is_missing(
+    backend: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in backend.env().items():
+        monkeypatch.setenv(key, value)
+    r = CliRunner().invoke(app, ["report", "--out", str(tmp_path / "rep"), "--json"])
+    assert r.exit_code == 0, r.output
+    assert any("star history" in m for m in json.loads(r.output)["missing"])

@@ -509,13 +509,17 @@ def open_lake(
     newest = known[-1][0] if known else 0
     try:
         if read_only:
-            con = connect_lake(target, read_only=True)
             try:
-                if lake_is_current(con, newest, views):
-                    return con
-            except duckdb.Error:
-                pass  # a brand-new lake: no tables yet
-            con.close()
+                con = connect_lake(target, read_only=True)
+            except WarehouseError:
+                con = None  # a brand-new lake cannot be attached read-only: create it first
+            if con is not None:
+                try:
+                    if lake_is_current(con, newest, views):
+                        return con
+                except duckdb.Error:
+                    pass  # no tables yet
+                con.close()
             open_lake(target, known, views, read_only=False).close()
             return connect_lake(target, read_only=True)
         con = connect_lake(target, read_only=False)
