@@ -156,3 +156,14 @@ def test_download_upsert_never_duplicates(store: Any) -> None:
         "SELECT tool_id, count(*), count(DISTINCT day), sum(downloads) FROM downloads_daily GROUP BY 1 ORDER BY 1"
     ).fetchall()
     assert rows == [("airflow", 10, 10, 9 + 2 * 9), ("dagster", 10, 10, 20)]
+
+
+def test_replace_all_swaps_a_derived_table(store: Any) -> None:
+    import pyarrow as pa
+
+    rows = pa.table(
+        {"skill": ["a", "b"], "title": ["A", "B"], "position": pa.array([0, 1], pa.int32())}
+    )
+    assert store.replace_all("skills", rows) == 2
+    assert store.replace_all("skills", rows.slice(1)) == 1
+    assert store.con.execute("SELECT skill, title FROM skills").fetchall() == [("b", "B")]

@@ -597,6 +597,25 @@ class Store:
             "store downloads",
         )
 
+    def replace_all(self, table: str, rows: Any) -> int:
+        """Replace every row of a derived ``table`` (e.g. labels a report computes) with the
+        pyarrow Table ``rows`` (same column names), in one transaction, on either backend."""
+        if not table.isidentifier():
+            raise ValueError(table)
+
+        def body() -> int:
+            if self.lake:
+                self._bump()
+            self.con.execute(f'DELETE FROM "{table}"')
+            self.con.register("_replace_src", rows)
+            try:
+                self.con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM _replace_src')
+            finally:
+                self.con.unregister("_replace_src")
+            return int(rows.num_rows)
+
+        return self._transaction(body, f"replace {table}")
+
     # ---- reads for collectors (cursors come from stored rows, not state files) -------------
     def http_validators(self, url: str) -> tuple[str | None, str | None]:
         """Return the stored (etag, last_modified) for ``url``, or (None, None)."""
