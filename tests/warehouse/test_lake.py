@@ -104,6 +104,7 @@ def test_missing_extra_is_one_line_naming_pip(
     assert len(lines) == 1 and "pip install 'tracker[lake]'" in lines[0], r.output
 
 
+@pytest.mark.lake
 def test_wrong_duckdb_version_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from tests.backends import lake_extra_missing
 
