@@ -230,7 +230,11 @@ def connect_lake(target: LakeTarget, *, read_only: bool) -> duckdb.DuckDBPyConne
             ) from exc
     con = duckdb.connect(
         ":memory:",
-        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
+        config={
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+            "enable_progress_bar": False,
+        },
     )
     try:
         for path in files:
