@@ -230,16 +230,13 @@ def connect_lake(target: LakeTarget, *, read_only: bool) -> duckdb.DuckDBPyConne
             ) from exc
     con = duckdb.connect(
         ":memory:",
-        config={
-            "autoinstall_known_extensions": False,
-            "autoload_known_extensions": False,
-            "enable_progress_bar": False,
-        },
+        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
     )
     try:
         for path in files:
             con.execute(f"LOAD {_sql_str(str(path))}")
         con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET enable_progress_bar = false")
         options = [f"DATA_PATH {_sql_str(target.data_path)}"]
         if read_only:
             options.append("READ_ONLY")
