@@ -62,6 +62,8 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("TRACKER_PYPISTATS_URL", "https://pypistats.test")
     monkeypatch.setenv("TRACKER_CLICKHOUSE_URL", "https://clickhouse.test")
     monkeypatch.setenv("TRACKER_APACHE_URL", "https://archive.test/dist")
+    monkeypatch.setenv("TRACKER_HN_URL", "https://hn.test")
+    monkeypatch.setenv("TRACKER_STACKEXCHANGE_URL", "https://stackexchange.test")
     monkeypatch.chdir(tmp_path)
 
 

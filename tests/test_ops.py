@@ -24,6 +24,10 @@ enabled = false
 enabled = false
 [sources.apache]
 enabled = false
+[sources.hn]
+enabled = false
+[sources.stackoverflow]
+enabled = false
 """
 
 
@@ -134,7 +138,8 @@ def test_status_source_without_collector_is_not_an_alert(
 def test_status_on_a_missing_db_exits_2(tmp_path: Path) -> None:
     code, _out, err = _status(tmp_path, tmp_path / "none.duckdb", "--check")
     assert code == 2
-    assert "does not exist yet" in err
+    assert "none.duckdb: no such DuckDB file; run `tracker collect --db" in err
+    assert not (tmp_path / "none.duckdb").exists()
 
 
 def test_schedule_list_shows_jobs_and_catch_up(tmp_path: Path, db_path: Path) -> None:

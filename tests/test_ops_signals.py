@@ -43,21 +43,37 @@ def _payload(name: str) -> bytes:
     ).encode()
 
 
+class _ReleaseAll(threading.Event):
+    """Setting it opens every gate, present and future (so no handler has to poll it)."""
+
+    def __init__(self, server: SlowPypi) -> None:
+        super().__init__()
+        self.server = server
+
+    def set(self) -> None:
+        super().set()
+        with self.server.lock:
+            for gate in self.server.gates.values():
+                gate.set()
+
+
 class SlowPypi:
-    """Loopback PyPI: each project's request blocks until the test releases it."""
+    """Loopback PyPI: each project's request blocks until the test releases it.
+
+    Handlers wait without a timeout: a timed wait would read the clock, which a shifted clock
+    (faketime, to look for date bombs) can turn into a wait of a year.
+    """
 
     def __init__(self) -> None:
         self.gates: dict[str, threading.Event] = {}
-        self.release_all = threading.Event()
         self.lock = threading.Lock()
+        self.release_all = _ReleaseAll(self)
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 name = self.path.strip("/").split("/")[1]
-                gate = outer.gate(name)
-                while not (gate.wait(0.05) or outer.release_all.is_set()):
-                    pass
+                outer.gate(name).wait()
                 body = _payload(name)
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -74,7 +90,10 @@ class SlowPypi:
 
     def gate(self, name: str) -> threading.Event:
         with self.lock:
-            return self.gates.setdefault(name, threading.Event())
+            gate = self.gates.setdefault(name, threading.Event())
+            if self.release_all.is_set():
+                gate.set()
+            return gate
 
     def __enter__(self) -> SlowPypi:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -212,6 +231,7 @@ def test_sigterm_stops_the_scheduler_after_the_current_tool(tmp_path: Path, pypi
         "[schedule]\njitter_seconds = 0\nlock_wait_seconds = 5\n"
         "[sources.github]\nenabled = false\n[sources.pypistats]\nenabled = false\n"
         "[sources.clickpy]\nenabled = false\n[sources.apache]\nenabled = false\n"
+        "[sources.hn]\nenabled = false\n[sources.stackoverflow]\nenabled = false\n"
         "[report]\nout = 'site'\n",
         encoding="utf-8",
     )
@@ -239,3 +259,42 @@ def test_sigterm_stops_the_scheduler_after_the_current_tool(tmp_path: Path, pypi
     assert counts.get(stored["tool_id"]) is not None
     assert [(r[0], r[1]) for r in runs] == [("pypi", "interrupted")]
     assert not (tmp_path / "site").exists()  # no report after an interrupted collect
+
+
+def test_second_sigint_stops_at_once_with_one_line_and_marks_the_run(
+    tmp_path: Path, pypi: SlowPypi
+) -> None:
+    """Ctrl-C twice: the second press ends the process while requests are still held by the
+    fake PyPI (so it cannot have waited for them), prints one line and no traceback, exits 130,
+    and the run is already `interrupted` in the DB (not left `running`)."""
+    db = tmp_path / "t.duckdb"
+    tools = ["dagster", "prefect", "luigi"]
+    proc = Proc(
+        [
+            "collect",
+            "--source",
+            "pypi",
+            *(a for t in tools for a in ("--tool", t)),
+            "--db",
+            str(db),
+        ],
+        tmp_path,
+        pypi.url,
+    )
+    pypi.gate("dagster").set()
+    proc.wait_for("tool stored", tool_id="dagster")
+    proc.proc.send_signal(signal.SIGINT)
+    proc.wait_for("stop requested by signal; finishing the current tool")
+    proc.proc.send_signal(signal.SIGINT)  # prefect and luigi are still held by the fake
+    code, out = proc.finish()
+    assert code == 130
+    assert not pypi.release_all.is_set()  # nothing was released: the exit did not wait
+    text_lines = [line for line in proc.raw if not line.startswith("{")]
+    assert text_lines == [
+        "tracker: second SIGINT: stopped at once; the run is marked interrupted and the tool "
+        "in progress was not stored\n"
+    ], "".join(proc.raw)
+    assert "Traceback" not in "".join(proc.raw) + out
+    counts, runs = _check_db(db)
+    assert counts == {"dagster": len(VERSIONS)}
+    assert runs == [("pypi", "interrupted", 1, 0)]

@@ -55,13 +55,24 @@ def _write(tmp_path: Path, text: str) -> Path:
 def test_defaults_without_a_file(tmp_path: Path) -> None:
     cfg = load_schedule_config(cwd=tmp_path)
     assert cfg.file is None
-    assert [s.source for s in cfg.sources] == ["github", "pypi", "pypistats", "clickpy", "apache"]
+    assert [s.source for s in cfg.sources] == [
+        "github",
+        "pypi",
+        "pypistats",
+        "clickpy",
+        "apache",
+        "hn",
+        "stackoverflow",
+    ]
     assert all(s.enabled for s in cfg.sources)
     assert schedule_period(cfg.source("github").cron, NOW) == timedelta(days=1)
     assert schedule_period(cfg.source("pypistats").cron, NOW) == timedelta(days=1)
     assert schedule_period(cfg.source("pypi").cron, NOW) == timedelta(hours=6)
     assert schedule_period(cfg.source("clickpy").cron, NOW) == timedelta(days=7)
     assert schedule_period(cfg.source("apache").cron, NOW) == timedelta(days=7)
+    # demand: the HN thread grows daily; Stack Overflow's backfill advances one quota a day
+    assert schedule_period(cfg.source("hn").cron, NOW) == timedelta(days=1)
+    assert schedule_period(cfg.source("stackoverflow").cron, NOW) == timedelta(days=1)
     assert cfg.report.after_collect and cfg.report.cron is None
     assert cfg.source("pypi").misfire_grace == timedelta(hours=6)
 
@@ -207,6 +218,8 @@ def test_catch_up_is_decided_from_last_successes(tmp_path: Path) -> None:
         "pypistats": None,  # never
         "clickpy": NOW - timedelta(days=6),  # weekly, fresh
         "apache": NOW - timedelta(days=8),  # weekly: overdue
+        "hn": NOW - timedelta(hours=20),  # daily, fresh
+        "stackoverflow": NOW - timedelta(hours=20),  # daily, fresh
     }
     plan = {j.job_id: j for j in planned_jobs(cfg, last, NOW)}
     assert {k for k, j in plan.items() if j.run_now} == {
@@ -233,7 +246,7 @@ def test_scheduler_jobs_are_configured_as_documented(tmp_path: Path) -> None:
     cfg = load_schedule_config(path)
     service = ScheduleService(Settings(db_path=tmp_path / "t.duckdb"), cfg, now=lambda: NOW)
     last: dict[str, datetime | None] = dict.fromkeys(
-        ("github", "pypi", "pypistats", "clickpy"), NOW
+        ("github", "pypi", "pypistats", "clickpy", "hn", "stackoverflow"), NOW
     )
     last["pypi"] = None
     scheduler = service.build(last)
@@ -248,6 +261,8 @@ def test_scheduler_jobs_are_configured_as_documented(tmp_path: Path) -> None:
         "collect:pypi",
         "collect:pypistats",
         "collect:clickpy",
+        "collect:hn",
+        "collect:stackoverflow",
         "report",
     }
     for job in jobs.values():

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from tracker import __version__
 from tracker.errors import CatalogError, ConfigError, TrackerError, WarehouseError
@@ -18,6 +19,25 @@ __all__ = ["app"]
 
 log = logging.getLogger("tracker.cli")
 
+
+def _flags_as_flags(params: list[Any]) -> list[Any]:
+    """Show boolean flags as flags in --help: no ``<bool>`` value placeholder (typer adds one)."""
+    for param in params:
+        if isinstance(param, TyperOption) and param.is_flag and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+class _Command(TyperCommand):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _flags_as_flags(super().get_params(ctx))
+
+
+class _Group(TyperGroup):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _flags_as_flags(super().get_params(ctx))
+
+
 app = typer.Typer(
     name="tracker",
     help="Follow the data-engineering and MLOps tooling landscape: collect GitHub stars, releases "
@@ -25,9 +45,10 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=_Group,
 )
 catalog_app = typer.Typer(
-    help="Show or validate the catalog of tracked tools.", no_args_is_help=True
+    help="Show or validate the catalog of tracked tools.", no_args_is_help=True, cls=_Group
 )
 app.add_typer(catalog_app, name="catalog")
 
@@ -79,6 +100,28 @@ def _settings(db: str | None) -> Any:
     return load_settings(db=db)
 
 
+def _require_db(settings: Any) -> None:
+    """Refuse a DB that does not exist (a typo in --db or TRACKER_DB): only `collect` creates
+    one, so a reader never publishes an empty report or creates files. A DuckLake counts as
+    existing when its catalog does (a PostgreSQL catalog is assumed to)."""
+    from tracker.warehouse.db import target_exists
+
+    if not target_exists(settings.db_target):
+        what = "DuckLake catalog" if settings.lake is not None else "DuckDB file"
+        label = settings.db_label
+        raise WarehouseError(
+            f"{label}: no such {what}; run `tracker collect --db {label}` first "
+            "(or fix --db / TRACKER_DB)"
+        )
+
+
+def _quiet_logs(quiet: bool) -> None:
+    if quiet:
+        from tracker.logging_setup import quiet_logging
+
+        quiet_logging()
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"tracker {__version__}")
@@ -88,9 +131,18 @@ def _version(value: bool) -> None:
 @app.callback()
 def main(
     log_level: Annotated[
-        str, typer.Option(help="Log level on stderr: debug, info, warning, error.")
-    ] = "warning",
+        str | None,
+        typer.Option(help="Log level on stderr: debug, info, warning, error. [default: warning]"),
+    ] = None,
     log_format: Annotated[str, typer.Option(help="Log line format: logfmt or json.")] = "logfmt",
+    log_libraries: Annotated[
+        bool,
+        typer.Option(
+            "--log-libraries",
+            help="Also log the HTTP and scheduling libraries' own lines below warning "
+            "(httpx, httpcore, urllib3, PyGithub, APScheduler) at --log-level.",
+        ),
+    ] = False,
     version: Annotated[
         bool,
         typer.Option(
@@ -101,16 +153,17 @@ def main(
     """Entry point: configure structured logging on stderr."""
     from tracker.logging_setup import setup_logging
 
-    if log_level.lower() not in ("debug", "info", "warning", "error"):
+    level = log_level or "warning"
+    if level.lower() not in ("debug", "info", "warning", "error"):
         typer.echo(
-            f"tracker: error: --log-level {log_level!r}: use debug, info, warning or error",
+            f"tracker: error: --log-level {level!r}: use debug, info, warning or error",
             err=True,
         )
         raise typer.Exit(2)
     if log_format not in ("logfmt", "json"):
         typer.echo(f"tracker: error: --log-format {log_format!r}: use logfmt or json", err=True)
         raise typer.Exit(2)
-    setup_logging(log_level, log_format)
+    setup_logging(level, log_format, libraries=log_libraries, explicit=log_level is not None)
 
 
 class _RichProgress:
@@ -150,14 +203,15 @@ class _RichProgress:
         self.progress.stop()
 
 
-@app.command()
+@app.command(cls=_Command)
 def collect(
     source: Annotated[
         list[str] | None,
         typer.Option(
             "--source",
             "-s",
-            help="Source to run (repeatable): github, pypi, pypistats, clickpy, apache. Default: all.",
+            help="Source to run (repeatable): github, pypi, pypistats, clickpy, apache, hn,"
+            " stackoverflow. Default: all.",
         ),
     ] = None,
     tool: Annotated[
@@ -176,6 +230,7 @@ def collect(
     """Run the collectors and store what they find (exit 0: all stored; 1: some failed; 2: usage/config)."""
     from tracker.runner import ProgressHook, run_collect
 
+    _quiet_logs(quiet)
     try:
         settings = _settings(db)
     except TrackerError as exc:
@@ -217,7 +272,7 @@ def collect(
     raise typer.Exit(summary.exit_code)
 
 
-@app.command()
+@app.command(cls=_Command)
 def report(
     db: DbOpt = None,
     out: Annotated[
@@ -229,20 +284,28 @@ def report(
     ] = None,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait",
+            help="Seconds to wait for a running collect to release the DB (the report stores "
+            "its labels in tool_labels, so it takes the writer lock; a DuckLake has none).",
+        ),
+    ] = 0.0,
 ) -> None:
-    """Write the trend report from the warehouse (exit 0, or 2 on a usage error)."""
-    from tracker.reports import write_report
-    from tracker.warehouse.db import open_target
+    """Write the trend report from the warehouse and store its labels in `tool_labels` /
+    `skill_labels` (exit 0, or 2 on a usage error)."""
+    from tracker.reports import run_report
+    from tracker.runner import load_configured_catalog
 
+    _quiet_logs(quiet)
     settings = None
     try:
         settings = _settings(db)
         when = _parse_date(as_of) if as_of else datetime.now(UTC).date()
-        con = open_target(settings.db_target, read_only=True)
-        try:
-            result = write_report(con, out, when)
-        finally:
-            con.close()
+        load_configured_catalog(settings)  # a broken TRACKER_CATALOG fails here, as everywhere
+        _require_db(settings)
+        result = run_report(settings, out, when, wait)
     except TrackerError as exc:
         _fail(exc, as_json=as_json)
     except Exception as exc:  # noqa: BLE001 - DuckDB errors become one line; others re-raise
@@ -258,7 +321,7 @@ def report(
             typer.echo(f"note: {item}")
 
 
-@app.command()
+@app.command(cls=_Command)
 def migrate(
     to: Annotated[
         str,
@@ -286,6 +349,7 @@ def migrate(
     from tracker.warehouse.transfer import migrate as run_migrate
     from tracker.warehouse.transfer import parse_endpoint
 
+    _quiet_logs(quiet)
     try:
         data_path = (os.environ.get("TRACKER_DATA_PATH") or "").strip() or None
         source = _settings(None).db_target if db is None else parse_endpoint(db, data_path)
@@ -318,7 +382,7 @@ ConfigOpt = Annotated[
 ]
 
 
-@app.command()
+@app.command(cls=_Command)
 def status(
     db: DbOpt = None,
     config: ConfigOpt = None,
@@ -335,18 +399,18 @@ def status(
     """Show per source: last run, last success, freshness against its schedule, stored rows,
     stale tools, recent errors (exit 0; with --check, 1 when a source is stale)."""
     from tracker.collectors.base import SOURCES
+    from tracker.runner import load_configured_catalog
     from tracker.schedule_config import load_schedule_config
-    from tracker.warehouse.db import open_target, target_exists
+    from tracker.warehouse.db import open_target
     from tracker.warehouse.store import Store
 
+    _quiet_logs(quiet)
     settings = None
     try:
         settings = _settings(db)
         schedule_cfg = load_schedule_config(config)
-        if not target_exists(settings.db_target):
-            raise WarehouseError(
-                f"{settings.db_label} does not exist yet; run `tracker collect` first"
-            )
+        load_configured_catalog(settings)  # a broken TRACKER_CATALOG fails before the DB opens
+        _require_db(settings)
         con = open_target(settings.db_target, read_only=True)
         try:
             store = Store(con)
@@ -490,7 +554,7 @@ def _fmt(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else "never"
 
 
-@catalog_app.command("list")
+@catalog_app.command("list", cls=_Command)
 def catalog_list(as_json: JsonOpt = False) -> None:
     """List the catalog's tools grouped by skill, with their sources."""
     from tracker.runner import load_configured_catalog
@@ -547,7 +611,7 @@ def catalog_list(as_json: JsonOpt = False) -> None:
     )
 
 
-@catalog_app.command("validate")
+@catalog_app.command("validate", cls=_Command)
 def catalog_validate(
     file: Annotated[
         Path | None,
@@ -557,11 +621,23 @@ def catalog_validate(
     ] = None,
 ) -> None:
     """Validate a catalog file; errors name the file, line and field (exit 2)."""
-    from tracker.catalog import load_catalog
-    from tracker.runner import load_configured_catalog
+    from tracker.catalog import MAX_ERRORS, load_catalog
+    from tracker.errors import CatalogErrors
 
     try:
-        catalog = load_catalog([file]) if file else load_configured_catalog(_settings(None))
+        settings = _settings(None)
+        catalog = load_catalog(
+            [file] if file else [settings.catalog_path] if settings.catalog_path else []
+        )
+    except CatalogErrors as exc:  # every error, in file order, up to a limit
+        for err in exc.errors[:MAX_ERRORS]:
+            typer.echo(f"tracker: error: {err}", err=True)
+        if len(exc.errors) > MAX_ERRORS:
+            typer.echo(
+                f"tracker: error: ... and {len(exc.errors) - MAX_ERRORS} more errors in {exc.file}",
+                err=True,
+            )
+        raise typer.Exit(2) from None
     except TrackerError as exc:
         _fail(exc)
     typer.echo(
@@ -569,7 +645,7 @@ def catalog_validate(
     )
 
 
-@app.command()
+@app.command(cls=_Command)
 def schedule(
     db: DbOpt = None,
     config: ConfigOpt = None,

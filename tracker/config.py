@@ -17,8 +17,10 @@ __all__ = [
     "DEFAULT_CLICKHOUSE_URL",
     "DEFAULT_DB",
     "DEFAULT_GITHUB_API_URL",
+    "DEFAULT_HN_URL",
     "DEFAULT_PYPISTATS_URL",
     "DEFAULT_PYPI_URL",
+    "DEFAULT_STACKEXCHANGE_URL",
     "Settings",
     "derive_graphql_url",
     "load_settings",
@@ -30,6 +32,8 @@ DEFAULT_PYPI_URL = "https://pypi.org"
 DEFAULT_PYPISTATS_URL = "https://pypistats.org"
 DEFAULT_CLICKHOUSE_URL = "https://sql-clickhouse.clickhouse.com"
 DEFAULT_APACHE_URL = "https://archive.apache.org/dist"
+DEFAULT_HN_URL = "https://hn.algolia.com"  # Algolia's HN Search API (/api/v1/...)
+DEFAULT_STACKEXCHANGE_URL = "https://api.stackexchange.com"  # Stack Exchange API (/2.3/...)
 
 
 def derive_graphql_url(rest_url: str) -> str:
@@ -68,6 +72,10 @@ class Settings:
     http_retries: int = 4
     pypi_concurrency: int = 8
     clickhouse_user: str = "play"  # read-only user of the public ClickPy endpoint
+    hn_url: str = DEFAULT_HN_URL
+    stackexchange_url: str = DEFAULT_STACKEXCHANGE_URL
+    # an app key is not secret (it raises the daily quota from 300 to 10,000), but not shown
+    stackexchange_key: str | None = field(default=None, repr=False)
 
     def with_db(self, db: Path | str | None) -> Settings:
         """Return a copy whose DB is ``db`` when given (a CLI flag wins over TRACKER_DB).
@@ -138,7 +146,23 @@ def load_settings(
         ),
         catalog_path=Path(catalog) if catalog else None,
         clickhouse_user=_check_clickhouse_user(get("TRACKER_CLICKHOUSE_USER") or "play"),
+        hn_url=_check_url("TRACKER_HN_URL", get("TRACKER_HN_URL") or DEFAULT_HN_URL),
+        stackexchange_url=_check_url(
+            "TRACKER_STACKEXCHANGE_URL",
+            get("TRACKER_STACKEXCHANGE_URL") or DEFAULT_STACKEXCHANGE_URL,
+        ),
+        stackexchange_key=_check_stackexchange_key(get("TRACKER_STACKEXCHANGE_KEY")),
     )
+
+
+def _check_stackexchange_key(value: str | None) -> str | None:
+    # app keys are short URL-safe strings such as ``U4DMV*8nvpm3EOpvf69Rxw((``
+    if value is not None and not re.fullmatch(r"[A-Za-z0-9*()_.~-]{1,100}", value):
+        raise ConfigError(
+            "TRACKER_STACKEXCHANGE_KEY is not a Stack Exchange app key "
+            "(letters, digits and *()_.~- only)"
+        )
+    return value
 
 
 def _check_clickhouse_user(value: str) -> str:

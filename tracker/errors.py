@@ -3,6 +3,7 @@
 TrackerError                 base; its str() is one line fit for a user
 +-- ConfigError              bad flag, env var or setting (exit 2)
 +-- CatalogError             catalog file problem, with file, line and field (exit 2)
+|   +-- CatalogErrors        every problem of a file, in line order
 +-- WarehouseError           unusable DuckDB file, failed migration (exit 2)
 |   +-- LockHeldError        another tracker process is writing the same DB
 +-- UpstreamError            an upstream HTTP API failed, with source, url and status
@@ -17,6 +18,7 @@ from datetime import datetime
 
 __all__ = [
     "CatalogError",
+    "CatalogErrors",
     "ConfigError",
     "LockHeldError",
     "ParseError",
@@ -51,6 +53,21 @@ class CatalogError(TrackerError):
         super().__init__(f"{where}:{what} {message}")
 
 
+class CatalogErrors(CatalogError):
+    """Several catalog errors, in file order; ``str()`` is the first one and how many follow."""
+
+    def __init__(self, errors: list[CatalogError]):
+        self.errors = errors
+        first = errors[0]
+        super().__init__(first.reason, file=first.file, line=first.line, field=first.field)
+        if len(errors) > 1:
+            more = len(errors) - 1
+            self.args = (
+                f"{self.args[0]} (and {more} more error{'s' if more > 1 else ''}: "
+                f"`tracker catalog validate {first.file}` lists them)",
+            )
+
+
 class WarehouseError(TrackerError):
     """The DuckDB file cannot be used."""
 
@@ -72,7 +89,31 @@ class UpstreamError(TrackerError):
 
 
 class SourceUnreachableError(UpstreamError):
-    """The upstream host cannot be reached (DNS, connection refused, timeouts)."""
+    """The upstream host cannot be reached (DNS, connection refused, timeouts).
+
+    One wording for every source, naming the URL of the tool it is reported for:
+    ``<source> unreachable (<cause>): <url>``; ``requested=False`` when that URL was not asked
+    for because an earlier request of the same source could not connect. A tool's error is
+    ``not collected: `` + this text (``not_collected``).
+    """
+
+    def __init__(self, cause: str, *, source: str, url: str, requested: bool = True):
+        self.source = source
+        self.url = url
+        self.status = None
+        self.cause = cause
+        self.requested = requested
+        self.reason = cause if requested else f"{cause}; not tried after the first failure"
+        TrackerError.__init__(self, f"{source} unreachable ({self.reason}): {url}")
+
+    def for_url(self, url: str, *, requested: bool = False) -> SourceUnreachableError:
+        """Return the same failure reported for another URL (by default: one not asked for)."""
+        return SourceUnreachableError(self.cause, source=self.source, url=url, requested=requested)
+
+    @property
+    def not_collected(self) -> str:
+        """Return the error line of a tool that was not collected because of this failure."""
+        return f"not collected: {self}"
 
 
 class RateLimitedError(UpstreamError):

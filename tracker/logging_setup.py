@@ -10,13 +10,33 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 __all__ = [
+    "LIBRARY_LOGGERS",
     "JsonFormatter",
+    "LibraryFilter",
     "LogfmtFormatter",
     "RunContextFilter",
     "bind_run",
+    "quiet_logging",
     "setup_logging",
     "unbind_run",
 ]
+
+# The libraries tracker calls log a dozen lines per HTTP request at DEBUG (httpcore, hpack) or one
+# at INFO (httpx). Their lines below WARNING are dropped unless asked for (``--log-libraries``):
+# ``--log-level debug`` then shows tracker's own line per request, not the libraries' internals.
+LIBRARY_LOGGERS = (
+    "httpx",
+    "httpcore",
+    "h11",
+    "h2",
+    "hpack",
+    "urllib3",
+    "requests",
+    "github",
+    "apscheduler",
+    "asyncio",
+    "charset_normalizer",
+)
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -74,22 +94,57 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc, ensure_ascii=False)
 
 
+class LibraryFilter(logging.Filter):
+    """Drops records below WARNING from loggers outside ``tracker`` (unless ``libraries``)."""
+
+    def __init__(self, libraries: bool = False) -> None:
+        super().__init__()
+        self.libraries = libraries
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.libraries or record.levelno >= logging.WARNING:
+            return True
+        return record.name == "tracker" or record.name.startswith("tracker.")
+
+
+_handler: logging.Handler | None = None
+_explicit_level = False
+
+
 def setup_logging(
-    level: str = "warning", fmt: str = "logfmt", stream: TextIO | None = None
+    level: str = "warning",
+    fmt: str = "logfmt",
+    stream: TextIO | None = None,
+    *,
+    libraries: bool = False,
+    explicit: bool = False,
 ) -> None:
-    """Configure the root logger once: level name, ``logfmt`` or ``json``, to stderr."""
+    """Configure the root logger once: level name, ``logfmt`` or ``json``, to stderr.
+
+    Lines of the libraries tracker uses (``LIBRARY_LOGGERS`` and any other non-tracker logger)
+    are shown only from WARNING up, unless ``libraries``. ``explicit``: the level was asked for
+    on the command line, so ``quiet_logging()`` leaves it alone.
+    """
+    global _handler, _explicit_level
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else LogfmtFormatter())
     handler.addFilter(RunContextFilter())
+    handler.addFilter(LibraryFilter(libraries))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
-    # httpx logs every request at INFO; keep that for --log-level debug only
-    logging.getLogger("httpx").setLevel(
-        logging.DEBUG if level.lower() == "debug" else logging.WARNING
-    )
+    for name in LIBRARY_LOGGERS:  # cheap: their DEBUG/INFO records are not even created
+        logging.getLogger(name).setLevel(logging.NOTSET if libraries else logging.WARNING)
+    _handler, _explicit_level = handler, explicit
+
+
+def quiet_logging() -> None:
+    """For ``--quiet``: the command prints its own one line per failure, so log lines are
+    dropped unless ``--log-level`` was given explicitly."""
+    if _handler is not None and not _explicit_level:
+        _handler.setLevel(logging.CRITICAL + 1)
 
 
 # ---- run context: every log line emitted while a run is open carries its run_id ----------------

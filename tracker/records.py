@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 __all__ = [
+    "DemandRecord",
     "DownloadRecord",
     "HttpCacheRecord",
     "ReleaseRecord",
@@ -83,6 +84,22 @@ class RepoIdentityRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class DemandRecord:
+    """Demand for one tool in one calendar month from one source (`hn`, `stackoverflow`).
+
+    ``mentions`` counts what names the tool (HN: top-level job posts; Stack Overflow: questions
+    per tag, summed over the tool's tags), ``total`` the month's whole population (HN: the
+    thread's job posts; Stack Overflow: every question asked on the site that month).
+    """
+
+    tool_id: str
+    source: str
+    month: date  # first day of the month
+    mentions: int
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
 class HttpCacheRecord:
     """A validator (ETag / Last-Modified) kept for a conditional request to ``url``."""
 
@@ -103,6 +120,7 @@ class ToolBatch:
     star_weeks: tuple[StarWeekRecord, ...] = ()
     identities: tuple[RepoIdentityRecord, ...] = ()
     http_cache: tuple[HttpCacheRecord, ...] = ()
+    demand: tuple[DemandRecord, ...] = ()
     # (package or repo) errors that did not stop the rest of the tool from being stored
     errors: tuple[str, ...] = ()
     # human-readable warnings (renamed repo, skipped empty versions ...)

@@ -6,6 +6,7 @@ Used by `tracker collect` and by the scheduler's jobs.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -19,6 +20,7 @@ from tracker.config import Settings
 from tracker.errors import ConfigError, WarehouseError
 from tracker.logging_setup import bind_run, unbind_run
 from tracker.records import ToolBatch, ToolFailure
+from tracker.signals import add_force_stop
 from tracker.warehouse.db import is_database_error, write_session
 from tracker.warehouse.store import Store
 
@@ -68,13 +70,19 @@ class SourceSummary:
         if self.status == "skipped":
             return f"{self.source}: skipped ({self.note})"
         base = (
-            f"{self.source}: {self.status}, {self.tools_ok} tools stored, "
-            f"{self.tools_failed} failed, {self.rows_written} rows, {self.requests} requests, "
-            f"{self.seconds:.1f}s"
+            f"{self.source}: {self.status}, {_n(self.tools_ok, 'tool')} stored, "
+            f"{self.tools_failed} failed, {_n(self.rows_written, 'row')}, "
+            f"{_n(self.requests, 'request')}, {self.seconds:.1f}s"
         )
         if self.errors:
-            common = Counter(_error_kind(e) for _, e in self.errors).most_common(1)[0][0]
-            base += f"; error: {common}"
+            kinds = Counter(_error_kind(e) for _, e in self.errors)
+            kind, count = kinds.most_common(1)[0]
+            if count == 1:  # one error of its kind: show it whole, URL path included
+                kind = next(e for _, e in self.errors if _error_kind(e) == kind)
+                kind = kind.splitlines()[0][:300]
+                base += f"; error: {kind}"
+            else:
+                base += f"; error ({count} tools): {kind}"
         return base
 
     def as_json(self) -> dict[str, Any]:
@@ -95,9 +103,20 @@ class SourceSummary:
         }
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+_URL_PATH = re.compile(r"(https?://[^/\s]+)[^\s;,)]*")
+_SKIPPED_NOTE = "; not tried after the first failure"
+
+
 def _error_kind(error: str) -> str:
-    # the first error line, shortened: enough for the one-line summary
-    return error.splitlines()[0][:300]
+    # the first error line without URL paths (each tool names its own URL) and shortened:
+    # the same failure of many tools counts as one kind in the one-line summary
+    first = error.splitlines()[0].replace(_SKIPPED_NOTE, "")
+    first = re.split(r"; (?=not (?:fully )?collected)", first)[0]  # a tool's first package
+    return _URL_PATH.sub(r"\1/…", first)[:300]
 
 
 @dataclass(slots=True)
@@ -240,13 +259,28 @@ def _run_source(
     log.info("source started", extra={"source": source, "run_id": run_id, "tools": len(todo)})
     remaining = {t.id for t in todo}
     fatal: str | None = None
+    cut_short = 0  # tools that failed once a stop was requested (most: "stop requested")
+
+    def interrupt_now() -> None:  # a second signal ends the process: close the run first
+        store.interrupt_run(
+            run_id,
+            tools_ok=result.tools_ok,
+            tools_failed=result.tools_failed,
+            requests=ctx.requests.value,
+            rows_written=result.rows_written,
+        )
+
+    forget_interrupt = add_force_stop(interrupt_now)
     try:
         for outcome in collector.collect(ctx, todo):
             remaining.discard(outcome.tool_id)
+            failed_before = result.tools_failed
             if isinstance(outcome, ToolFailure):
                 _fail(store, result, run_id, source, outcome.tool_id, outcome.error)
             else:
                 _store_batch(store, result, run_id, source, outcome, settings)
+            if stop_requested() and result.tools_failed > failed_before:
+                cut_short += 1
             progress.tool_done(source, outcome.tool_id, isinstance(outcome, ToolBatch))
             if stop_requested():
                 break
@@ -255,7 +289,9 @@ def _run_source(
         log.exception("source failed", extra={"source": source, "run_id": run_id})
         store.add_run_error(run_id, source, None, fatal)
         result.errors.append((None, fatal))
-    interrupted = stop_requested() and bool(remaining)
+    # a stop that left tools undone is an interrupted run, never a success: collectors that
+    # answer "not collected (stop requested)" for the rest count as well as tools never reached
+    interrupted = stop_requested() and (bool(remaining) or cut_short > 0)
     for tool_id in sorted(remaining):
         reason = (
             "not collected: stop requested"
@@ -271,10 +307,11 @@ def _run_source(
         result.status = "interrupted"
     elif result.tools_failed == 0 and fatal is None:
         result.status = "ok"
-    elif result.tools_ok == 0:
-        result.status = "failed"
+    elif result.tools_ok == 0 and result.rows_written == 0:
+        result.status = "failed"  # nothing stored; rows stored for failed tools make it partial
     else:
         result.status = "partial"
+    forget_interrupt()  # from here on the run is closed normally
     store.finish_run(
         run_id,
         status=result.status,
@@ -284,8 +321,9 @@ def _run_source(
         rows_written=result.rows_written,
         error=fatal,
     )
-    log.log(
-        logging.INFO if result.status in ("ok", "skipped") else logging.WARNING,
+    # INFO: `tracker collect` prints the outcome itself (one line per source) and the
+    # scheduler logs "job finished" at WARNING/ERROR for a failed job
+    log.info(
         "source finished",
         extra={
             "source": source,

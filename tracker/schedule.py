@@ -8,6 +8,7 @@ so nothing holds it between jobs. Catch-up on start is decided from the ``runs``
 
 from __future__ import annotations
 
+import itertools
 import logging
 import signal
 import threading
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from tracker.config import Settings
 from tracker.errors import LockHeldError, TrackerError
 from tracker.schedule_config import ScheduleConfig, cron_trigger
-from tracker.signals import StopFlag
+from tracker.signals import StopFlag, force_stop
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.blocking import BlockingScheduler
@@ -70,14 +71,13 @@ def write_scheduled_report(
 ) -> Sequence[Path]:
     """Write the report like `tracker report` does; return the files written.
 
-    Holds the writer lock meanwhile, so a manual `tracker collect` (which opens the DuckDB file
-    read-write) and the report never collide.
+    Holds the writer lock meanwhile (a DuckDB file), so a manual `tracker collect` (which opens
+    the file read-write) and the report never collide; on a DuckLake the labels are one retried
+    transaction instead.
     """
-    from tracker.reports import write_report
-    from tracker.warehouse.db import write_session
+    from tracker.reports import run_report
 
-    with write_session(settings.db_target, wait_seconds=lock_wait) as con:
-        result = write_report(con, out_dir, as_of)
+    result = run_report(settings, out_dir, as_of, lock_wait)
     return tuple(result.files)
 
 
@@ -167,6 +167,7 @@ class ScheduleService:
         self._monotonic = monotonic
         self._sleep = sleep
         self.stop = StopFlag()
+        self._signals = itertools.count()  # SIGINT/SIGTERM received (the second: force_stop)
         self._wake = threading.Event()  # set on stop: the watcher thread shuts the scheduler down
         self._state_lock = threading.Lock()
         self._shutdown_requested = False
@@ -397,8 +398,9 @@ class ScheduleService:
                 self.scheduler.shutdown(wait=False)
 
     def _handle_signal(self, signum: int, frame: FrameType | None) -> None:
-        if self.stop.is_set():
-            raise KeyboardInterrupt  # a second signal: give up waiting
+        # next() is atomic: a second signal nested in the first one's handler still counts
+        if next(self._signals) > 0 or self.stop.is_set():
+            force_stop(signum)  # a second signal: the job's run is marked interrupted, exit 130
         self.request_stop(f"{signal.Signals(signum).name} received")
 
     def wait_idle(self, timeout: float | None = None) -> bool:

@@ -34,13 +34,18 @@ __all__ = [
 DEFAULT_CONFIG_FILE = "tracker.toml"
 
 # UTC. Daily sources early in the UTC morning (pypistats publishes the previous day after
-# midnight UTC), PyPI releases every 6 hours, the slow weekly sources on Sundays.
+# midnight UTC), PyPI releases every 6 hours, the slow weekly sources on Sundays, the demand
+# sources daily (Stack Exchange's quota is per day).
 DEFAULT_CRON: dict[str, str] = {
     "github": "10 2 * * *",
     "pypi": "40 */6 * * *",
     "pypistats": "20 4 * * *",
     "clickpy": "30 5 * * sun",
     "apache": "50 5 * * sun",
+    # demand: the HN thread grows all month (daily re-read costs 3 requests); Stack Overflow's
+    # backfill advances by one day's quota a run, so it must run daily to finish
+    "hn": "0 6 * * *",
+    "stackoverflow": "15 6 * * *",
 }
 
 _DOW_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # crontab numbering, 0 = Sunday

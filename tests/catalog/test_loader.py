@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tracker.catalog import load_catalog
+from tracker.catalog import JobTerms, load_catalog
 from tracker.errors import CatalogError
 
 DESIGN_SKILL_AREAS = {
@@ -131,6 +131,65 @@ tools:
         ("tools:\n  - id: Bad Id\n    name: X\n    skill: mlops\n", 2, "id", "not lowercase"),
         ("tool:\n  - id: x\n", 1, "tool", "unknown top-level key"),
         ("tools:\n  - id: a\n    trackable: maybe\n", 3, "trackable", "true or false"),
+        (
+            "tools:\n  - id: a\n    stackoverflow_tags:\n      - ok\n      - Apache Airflow\n",
+            5,
+            "stackoverflow_tags",
+            "'Apache Airflow' is not a Stack Overflow tag",
+        ),
+        (
+            "tools:\n  - id: a\n    stackoverflow_tags: [c++, c#, node.js, Bad_Tag]\n",
+            3,
+            "stackoverflow_tags",
+            "'Bad_Tag' is not a Stack Overflow tag",
+        ),
+        ("tools:\n  - id: a\n    stackoverflow_tags: [x, x]\n", 3, "stackoverflow_tags", "twice"),
+        ("tools:\n  - id: a\n    stackoverflow_tags: {x: 1}\n", 3, "stackoverflow_tags", "list"),
+        ("tools:\n  - id: a\n    job_terms: 5\n", 3, "job_terms", "list of terms or a mapping"),
+        (
+            "tools:\n  - id: a\n    job_terms:\n      terms: [A]\n      term: [B]\n",
+            5,
+            "job_terms.term",
+            "unknown key (allowed: terms, cased, weak",
+        ),
+        (
+            "tools:\n  - id: a\n    job_terms:\n      weak: [Helm]\n      forbid:\n"
+            "        - at the helm\n        - at the wheel\n",
+            7,
+            "job_terms.forbid",
+            "'at the wheel' contains none of the tool's terms",
+        ),
+        (
+            "tools:\n  - id: a\n    job_terms:\n      terms: [A]\n      window: many\n",
+            5,
+            "job_terms.window",
+            "whole number",
+        ),
+        (
+            "tools:\n  - id: a\n    job_terms:\n      terms: [A, [B]]\n",
+            4,
+            "job_terms.terms",
+            "text phrases",
+        ),
+        (
+            "tools:\n  - id: a\n    job_terms:\n      terms: [A]\n      tech_context: 1\n",
+            5,
+            "job_terms.tech_context",
+            "true or false",
+        ),
+        (
+            "tools:\n  - id: a\n    job_terms:\n      context: [data]\n",
+            3,
+            "job_terms",
+            "at least one of terms",
+        ),
+        (
+            "tools:\n  - id: a\n    job_terms:\n      terms: [A]\n      terms: [B]\n",
+            5,
+            "job_terms.terms",
+            "given twice",
+        ),
+        ("tools:\n  - id: a\n    job_terms: [A, '<b>']\n", 3, "job_terms.terms", "'<'"),
     ],
 )
 def test_validation_errors_name_file_line_field(
@@ -145,6 +204,76 @@ def test_validation_errors_name_file_line_field(
     assert words in str(err.value)
     assert str(err.value).startswith(f"{path}:{line}:")
     assert "\n" not in str(err.value)
+
+
+def test_new_keys_are_parsed_in_both_forms(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        """
+tools:
+  - id: airflow
+    stackoverflow_tags: [apache-airflow]
+    job_terms:
+      terms: [Apache Airflow]
+      weak: [Airflow]
+      context: [DAGs]
+      context_tools: false
+      veto: [HVAC]
+      forbid: [airflow management]
+      window: 8
+  - id: mytool
+    name: My Tool
+    skill: orchestration
+    github: me/mytool
+    job_terms: [My Tool, mytool]
+""",
+    )
+    catalog = load_catalog([path])
+    airflow = catalog.get("airflow")
+    assert airflow is not None and airflow.stackoverflow_tags == ("apache-airflow",)
+    assert airflow.job_terms == JobTerms(
+        terms=("Apache Airflow",),
+        weak=("Airflow",),
+        context=("DAGs",),
+        context_tools=False,
+        veto=("HVAC",),
+        forbid=("airflow management",),
+        window=8,
+    )
+    mine = catalog.get("mytool")
+    assert mine is not None and mine.job_terms == JobTerms(terms=("My Tool", "mytool"))
+    assert mine.stackoverflow_tags == ()
+
+
+def test_bundled_catalog_is_landscape_sized() -> None:
+    catalog = load_catalog()
+    trackable = [t for t in catalog.tools if t.trackable]
+    assert len(trackable) >= 300
+    skills = {t.skill for t in trackable}
+    assert len(skills) >= 12 and skills == set(catalog.skills)
+    for area in (
+        "warehouse",
+        "ingestion",
+        "transformation",
+        "data-quality",
+        "governance",
+        "bi-notebooks",
+        "vector-llm",
+    ):
+        assert sum(1 for t in trackable if t.skill == area) >= 10, area
+    # every trackable tool can be found in job posts; one repo is one tool's
+    assert [t.id for t in trackable if t.job_terms is None] == []
+    repos = [t.github.lower() for t in trackable if t.github]
+    assert len(repos) == len(set(repos))
+    ids = {t.id: t for t in catalog.tools}
+    for tool_id, tags in {
+        "airflow": ("apache-airflow",),
+        "kubernetes": ("kubernetes",),
+        "dbt": ("dbt",),
+    }.items():
+        assert ids[tool_id].stackoverflow_tags == tags
+    assert ids["dbt"].skill == "transformation"  # moved from data-processing; id unchanged
+    assert ids["great-expectations"].skill == "data-quality"
 
 
 def test_missing_file(tmp_path: Path) -> None:

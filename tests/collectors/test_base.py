@@ -151,10 +151,35 @@ def test_breaker_skips_unreachable_host() -> None:
         with pytest.raises(SourceUnreachableError) as err:
             client.get("/third")
     assert calls["n"] == 4  # two requests x (1 + 1 retry); the third never left
-    assert "skipped: host unreachable" in str(err.value) and "https://x.test/third" in str(
-        err.value
+    # the skipped request names its own URL and the first failure's cause
+    assert str(err.value) == (
+        "x unreachable (cannot connect: connection refused; not tried after the first failure):"
+        " https://x.test/third"
     )
     assert isinstance(err.value, UpstreamError)
+
+
+def test_breaker_default_skips_the_source_after_its_first_unreachable_request() -> None:
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        raise httpx.ConnectError("[Errno -2] Name or service not known")
+
+    sleeps: list[float] = []
+    with make_client(
+        _ctx(sleeps), source="x", base_url="https://x.test", transport=httpx.MockTransport(handler)
+    ) as client:
+        with pytest.raises(SourceUnreachableError) as first:
+            client.get("/a")
+        with pytest.raises(SourceUnreachableError) as second:
+            client.get("/b")
+    assert calls == ["/a"] and sleeps == []  # DNS failure: no retry, and /b never left
+    assert (
+        str(first.value)
+        == "x unreachable (cannot connect: host name does not resolve): https://x.test/a"
+    )
+    assert second.value.url == "https://x.test/b" and not second.value.requested
 
 
 def test_rate_limiter_spaces_calls() -> None:

@@ -318,11 +318,11 @@ def test_cli_backfills_then_increments_without_duplicates(
         route.respond(200, text=fixture_text("clickpy", "backfill_dagster.jsonl"))
         first = invoke(FakeClock(at(RUN_AT)))
         assert first.exit_code == 0, first.output
-        assert "clickpy: ok, 1 tools stored, 0 failed, 8 rows, 1 requests" in first.output
+        assert "clickpy: ok, 1 tool stored, 0 failed, 8 rows, 1 request" in first.output
         route.respond(200, text=fixture_text("clickpy", "incremental_dagster.jsonl"))
         second = invoke(FakeClock(at("2025-03-11T08:00")))
         assert second.exit_code == 0, second.output
-        assert "4 rows, 1 requests" in second.output
+        assert "4 rows, 1 request" in second.output
 
     import duckdb
 

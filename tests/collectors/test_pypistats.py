@@ -386,9 +386,7 @@ def test_cli_collects_pypistats_twice_without_duplicates(
         clock = FakeClock(at(RUN_AT))
         first = _cli(monkeypatch, db_path, clock, "--source", "pypistats", "--tool", "airflow")
         assert first.exit_code == 0, first.output
-        assert first.output.startswith(
-            "pypistats: ok, 1 tools stored, 0 failed, 10 rows, 1 requests"
-        )
+        assert first.output.startswith("pypistats: ok, 1 tool stored, 0 failed, 10 rows, 1 request")
         second = _cli(monkeypatch, db_path, clock, "--source", "pypistats", "--tool", "airflow")
         assert second.exit_code == 0, second.output
         assert "0 rows, 0 requests" in second.output

@@ -26,7 +26,7 @@ def _client(fake: FakeUpstream, source: str, **kw: object) -> httpx.Client:
 
 
 def test_binds_loopback_only(fake: FakeUpstream) -> None:
-    for source in ("github", "pypi", "pypistats", "clickpy", "apache"):
+    for source in ("github", "pypi", "pypistats", "clickpy", "apache", "hn", "stackoverflow"):
         assert fake.url(source).startswith("http://127.0.0.1:")
     env = fake.env()
     assert set(env) == {
@@ -35,6 +35,8 @@ def test_binds_loopback_only(fake: FakeUpstream) -> None:
         "TRACKER_PYPISTATS_URL",
         "TRACKER_CLICKHOUSE_URL",
         "TRACKER_APACHE_URL",
+        "TRACKER_HN_URL",
+        "TRACKER_STACKEXCHANGE_URL",
     }
     assert fake.env(github_enterprise=True)["TRACKER_GITHUB_API_URL"].endswith("/api/v3")
 
@@ -417,3 +419,65 @@ def test_permanent_down_and_offline(fake: FakeUpstream) -> None:
     port = int(fake.url("apache").rsplit(":", 1)[1])
     with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port)):
         pass
+
+
+# ---- demand sources ----------------------------------------------------------------------------
+
+
+def test_hn_listing_and_thread_shapes(fake: FakeUpstream) -> None:
+    jan = fake.hn.add_month(date(2025, 1, 1), ["Acme | Airflow | REMOTE", None])
+    fake.hn.add_post(jan, "Beta | Dagster", replies=["Is it remote?"])
+    fake.hn.add_post(jan, "dead post", dead=True)
+    fake.hn.add_month(date(2025, 2, 1), ["Gamma | Kafka"])
+    with _client(fake, "hn") as c:
+        listing = c.get(
+            "/api/v1/search_by_date",
+            params={
+                "tags": "story,author_whoishiring",
+                "hitsPerPage": "4",
+                "numericFilters": f"created_at_i>={int(datetime(2025, 1, 1, tzinfo=UTC).timestamp())}",
+            },
+        ).json()
+        assert listing["nbHits"] == 6 and listing["nbPages"] == 2 and len(listing["hits"]) == 4
+        titles = [h["title"] for h in listing["hits"]]
+        assert titles[0] == "Ask HN: Who is hiring? (February 2025)"
+        created = [h["created_at_i"] for h in listing["hits"]]
+        assert created == sorted(created, reverse=True)
+        item = c.get(f"/api/v1/items/{jan.id}").json()
+        assert item["id"] == jan.id and item["type"] == "story"
+        kids = item["children"]
+        assert [k["text"] for k in kids] == [
+            "Acme | Airflow | REMOTE",
+            None,
+            "Beta | Dagster",
+            None,
+        ]
+        assert kids[1]["author"] is None and kids[2]["children"][0]["text"] == "Is it remote?"
+        assert all(k["parent_id"] == jan.id for k in kids)
+        assert c.get("/api/v1/items/1").status_code == 404
+
+
+def test_stackexchange_answers_gzip_counts_and_quota(fake: FakeUpstream) -> None:
+    jan = date(2025, 1, 1)
+    fake.stackexchange.add_tag("dagster", {jan: 17})
+    fake.stackexchange.site_totals[jan] = 50_000
+    fake.stackexchange.quota_max = 2
+    fake.stackexchange.backoff_next = [3]
+    start = int(datetime(2025, 1, 1, tzinfo=UTC).timestamp())
+    end = int(datetime(2025, 2, 1, tzinfo=UTC).timestamp()) - 1
+    params = {"site": "stackoverflow", "fromdate": start, "todate": end, "filter": "total"}
+    with _client(fake, "stackoverflow") as c:
+        one = c.get("/2.3/questions", params={**params, "tagged": "dagster"})
+        assert one.headers["content-encoding"] == "gzip"
+        assert one.json() == {"total": 17, "backoff": 3}
+        assert c.get("/2.3/questions", params=params).json() == {"total": 50_000}
+        over = c.get("/2.3/questions", params=params)
+        assert over.status_code == 400
+        assert over.json()["error_name"] == "throttle_violation"
+        assert "more requests available in" in over.json()["error_message"]
+        # a key has its own, larger quota
+        keyed = c.get("/2.3/questions", params={**params, "tagged": "dagster", "key": "k"})
+        assert keyed.json() == {"total": 17}
+        odd = c.get("/2.3/questions", params={**params, "todate": end - 5, "key": "k"})
+        assert odd.status_code == 400 and odd.json()["error_name"] == "bad_parameter"
+    assert fake.stackexchange.asked == [("dagster", jan), (None, jan), ("dagster", jan)]

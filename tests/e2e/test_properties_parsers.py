@@ -382,3 +382,107 @@ def test_apache_directory_beyond_int_digit_limit() -> None:
     html = '<pre><a href="1' + "0" * 5000 + '/">x</a> 2024-01-01 10:00\n</pre>'
     out = _listing(html)
     assert isinstance(out, list)
+
+
+# ---- demand: Algolia listing and thread, Stack Exchange answers -------------------------------
+
+hn_hits = st.fixed_dictionaries(
+    {},
+    optional={
+        "objectID": st.sampled_from(["42919502", "x", "", "-1", "9" * 30]) | json_values,
+        "title": st.sampled_from(
+            [
+                "Ask HN: Who is hiring? (February 2025)",
+                "Ask HN: Who is hiring? (Smarch 99999)",
+                "Ask HN: Who is hiring? (may 0001)",
+                "Ask HN: Who is hiring?",
+                "Ask HN: Who wants to be hired? (May 2023)",
+            ]
+        )
+        | st.text(max_size=60)
+        | json_values,
+        "created_at_i": ints | json_values,
+        "num_comments": ints | json_values,
+    },
+)
+hn_comments = st.fixed_dictionaries(
+    {},
+    optional={
+        "type": st.sampled_from(["comment", "story", None]) | json_values,
+        "text": st.none() | st.text(max_size=80) | st.sampled_from(["[dead]", " ", "<p>Airflow"]),
+        "deleted": json_values,
+        "dead": json_values,
+        "children": json_values,
+    },
+)
+
+
+@FAST
+@given(
+    st.one_of(
+        json_values,
+        st.fixed_dictionaries(
+            {"hits": st.lists(hn_hits | json_values, max_size=6)},
+            optional={"nbHits": ints | json_values},
+        ),
+    )
+)
+def test_hn_listing_parser_never_crashes(payload: Any) -> None:
+    from tracker.collectors import hn
+
+    result = _outcome(lambda: hn.parse_listing(payload, url=URL))
+    if not isinstance(result, TrackerError):
+        assert all(t.month.day == 1 for t in result.threads)
+        assert all(
+            t.title.lower().lstrip().startswith("ask hn: who is hiring?") for t in result.threads
+        )
+        hn.choose_threads(list(result.threads))
+
+
+@FAST
+@given(
+    st.one_of(
+        json_values,
+        st.fixed_dictionaries(
+            {"children": st.lists(hn_comments | json_values, max_size=6)},
+            optional={"id": st.sampled_from([7, "7", 8]) | json_values},
+        ),
+    )
+)
+def test_hn_thread_parser_never_crashes(payload: Any) -> None:
+    from tracker.collectors import hn
+
+    result = _outcome(lambda: hn.parse_thread(payload, story_id=7, url=URL))
+    if not isinstance(result, TrackerError):
+        assert all(isinstance(p, str) and p.strip() for p in result)
+
+
+@FAST
+@given(
+    st.one_of(
+        json_values,
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "total": ints | json_values,
+                "backoff": ints | st.floats() | json_values,
+                "quota_remaining": ints | json_values,
+                "quota_max": ints | json_values,
+                "error_id": ints | json_values,
+                "error_name": st.sampled_from(["throttle_violation", "bad_parameter"])
+                | json_values,
+                "error_message": st.text(max_size=80) | json_values,
+            },
+        ),
+    )
+)
+def test_stackexchange_answer_parsers_never_crash(payload: Any) -> None:
+    from tracker.collectors import stackoverflow
+
+    result = _outcome(lambda: stackoverflow.parse_answer(payload, url=URL))
+    if not isinstance(result, TrackerError):
+        assert result.total >= 0
+        assert result.backoff is None or result.backoff >= 0
+    error = stackoverflow.parse_error(payload)
+    if error is not None:
+        stackoverflow.throttle_wait(error.message)

@@ -37,7 +37,7 @@ SpawnFn = Callable[[Sequence[str], Mapping[str, str]], Spawned]
 # catalog tools and their GitHub repos, in `--tool` order (the collector is serial, in this order)
 GH = {
     "sacred": "IDSIA/sacred",
-    "dvc": "iterative/dvc",
+    "dvc": "treeverse/dvc",
     "mlflow": "mlflow/mlflow",
     "kedro": "kedro-org/kedro",
 }
@@ -235,7 +235,7 @@ def test_github_transient_faults_are_retried_and_rows_are_exact(
         (rf"^/repos/IDSIA/sacred{hist}$", Fault.error(500, {"message": "Server Error"})),
         (rf"^/repos/IDSIA/sacred{hist}\?.*page=2", Fault.truncate()),
         (
-            rf"^/repos/iterative/dvc{hist}$",
+            rf"^/repos/treeverse/dvc{hist}$",
             Fault.error(429, {"message": "Too Many Requests"}, headers={"Retry-After": "1"}),
         ),
         (rf"^/repos/mlflow/mlflow{hist}$", Fault.secondary_rate_limit(retry_after=1)),
@@ -243,7 +243,7 @@ def test_github_transient_faults_are_retried_and_rows_are_exact(
     ]
     if mode == "rest":
         faults += [
-            (r"^/repos/iterative/dvc$", Fault.html_error(502)),
+            (r"^/repos/treeverse/dvc$", Fault.html_error(502)),
             (r"^/repos/mlflow/mlflow/releases$", Fault.reset()),
             (r"^/repos/kedro-org/kedro$", Fault.cut_json()),
         ]
@@ -321,7 +321,7 @@ def test_github_budget_exhausted_stops_cleanly_then_resumes(
     assert seen == [
         # the two complete tools cost one conditional request each (304, nothing re-read)
         ("/repos/IDSIA/sacred", 304),
-        ("/repos/iterative/dvc", 304),
+        ("/repos/treeverse/dvc", 304),
         ("/repos/mlflow/mlflow", 304),
         ("/repos/mlflow/mlflow/releases", 200),
         ("/repos/mlflow/mlflow/stargazers/history", 200),
@@ -397,7 +397,7 @@ def test_github_renamed_repo_keeps_one_continuous_history(
 def test_graphql_not_found_alias_costs_only_that_tool(
     fake: FakeUpstream, e2e_env: dict[str, str]
 ) -> None:
-    repos = serve_github(fake, ["sacred", "mlflow", "kedro"])  # iterative/dvc does not exist
+    repos = serve_github(fake, ["sacred", "mlflow", "kedro"])  # treeverse/dvc does not exist
     env = _with_token(e2e_env, "ghp_e2e_token")
 
     done = run_tracker(["collect", "-s", "github", *_tool_args(list(GH))], env)
@@ -409,8 +409,8 @@ def test_graphql_not_found_alias_costs_only_that_tool(
     assert query(db, "SELECT tool_id, error FROM run_errors") == [
         (
             "dvc",
-            "repo iterative/dvc not found or not readable (GraphQL NOT_FOUND: Could not resolve "
-            "to a Repository with the name 'iterative/dvc'.)",
+            "repo treeverse/dvc not found or not readable (GraphQL NOT_FOUND: Could not resolve "
+            "to a Repository with the name 'treeverse/dvc'.)",
         )
     ]
     assert fake.log.count(source="github", path="^/graphql$") == 1  # one batch for all four
@@ -668,10 +668,10 @@ def test_one_source_down_the_other_four_are_stored_exactly(
     assert done.returncode == 1
     for line in (
         "github: ok, 2 tools stored, 0 failed",
-        "pypi: ok, 1 tools stored, 0 failed",
-        "pypistats: ok, 1 tools stored, 0 failed",
+        "pypi: ok, 1 tool stored, 0 failed",
+        "pypistats: ok, 1 tool stored, 0 failed",
         "clickpy: failed, 0 tools stored, 1 failed",
-        "apache: ok, 1 tools stored, 0 failed",
+        "apache: ok, 1 tool stored, 0 failed",
     ):
         assert line in done.stdout, done.stdout
     db = _db(e2e_env)
@@ -690,7 +690,10 @@ def test_one_source_down_the_other_four_are_stored_exactly(
     assert len(errors) == 1
     source, tool_id, error = errors[0]
     assert (source, tool_id) == ("clickpy", "sacred")
-    assert error.startswith(f"clickpy: no response from {fake.url('clickpy')}/: cannot connect")
+    assert error == (
+        "not collected: clickpy unreachable (cannot connect: connection refused): "
+        f"{fake.url('clickpy')}/?param_name=sacred"
+    )
     runs = query(db, "SELECT source, status FROM runs ORDER BY run_id")
     assert runs == [
         ("github", "ok"),
@@ -698,7 +701,19 @@ def test_one_source_down_the_other_four_are_stored_exactly(
         ("pypistats", "ok"),
         ("clickpy", "failed"),
         ("apache", "ok"),
+        ("hn", "ok"),
+        ("stackoverflow", "ok"),
     ]
+    # the demand sources ran too: no "Who is hiring?" thread in the fake (nothing stored, one
+    # listing request); oozie's Stack Overflow tag counted for every complete month (0 here)
+    assert "hn: ok, 2 tools stored, 0 failed, 0 rows, 1 request," in done.stdout
+    months = query(
+        db,
+        "SELECT count(*), min(month), sum(mentions + total) FROM demand_monthly"
+        " WHERE source = 'stackoverflow' AND tool_id = 'oozie'",
+    )
+    assert months[0][1:] == (date(2015, 1, 1), 0) and months[0][0] >= 142
+    assert query(db, "SELECT count(*) FROM demand_monthly WHERE source = 'hn'") == [(0,)]
 
 
 # ---- hostile upstream text ------------------------------------------------------------------
@@ -848,7 +863,7 @@ def test_github_token_never_leaks_across_all_five_sources(
         assert sentinel.encode() not in path.read_bytes(), path
     github = fake.log.find(source="github")
     assert github and all(r.had_token for r in github)
-    for source in ("pypi", "pypistats", "clickpy", "apache"):
+    for source in ("pypi", "pypistats", "clickpy", "apache", "hn", "stackoverflow"):
         seen = fake.log.find(source=source)
         assert seen, source
         assert not any(r.had_token or r.had_authorization for r in seen), source
@@ -856,8 +871,10 @@ def test_github_token_never_leaks_across_all_five_sources(
         ("apache",),
         ("clickpy",),
         ("github",),
+        ("hn",),
         ("pypi",),
         ("pypistats",),
+        ("stackoverflow",),
     ]
 
 

@@ -158,11 +158,13 @@ class Synth:
         source: str = "pypi",
         title: str | None = None,
     ) -> None:
-        for i, at in enumerate(when):
-            self.con.execute(
-                "INSERT INTO releases VALUES (?, ?, ?, ?, ?, false, false, true, ?)",
-                [tool_id, source, tool_id, f"1.{i}.0", at, title],
-            )
+        if not when:
+            return
+        self.con.execute(
+            "INSERT INTO releases SELECT $1, $2, $1, '1.' || unnest($3) || '.0', unnest($4),"
+            " false, false, true, $5",
+            [tool_id, source, [str(i) for i in range(len(when))], list(when), title],
+        )
 
     def monthly_releases(self, tool_id: str, n_months: int, every: int = 1, **kw: Any) -> None:
         starts = month_starts(self.as_of, n_months)
@@ -228,3 +230,14 @@ class Synth:
                 "INSERT INTO run_errors VALUES (?, ?, ?, ?, ?)",
                 [row[0], source, tool_id, error, at],
             )
+
+
+def add_demand(
+    s: Synth, tool_id: str, source: str, monthly: Sequence[float], total: int = 1000
+) -> None:
+    """Monthly demand rows (``hn`` job posts or ``stackoverflow`` questions) ending before as_of."""
+    months = month_starts(s.as_of, len(monthly))
+    s.con.execute(
+        "INSERT INTO demand_monthly SELECT $1, $2, unnest($3), unnest($4), $5",
+        [tool_id, source, months, [round(v) for v in monthly], total],
+    )

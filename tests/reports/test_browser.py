@@ -39,7 +39,7 @@ def test_index_html_draws_every_chart_without_js_errors(landscape_db: Path, tmp_
     executable = _chromium()
     sync_api = pytest.importorskip("playwright.sync_api")
     out = tmp_path / "out"
-    con = open_db(landscape_db, read_only=True)
+    con = open_db(landscape_db)  # write mode: the report stores its labels
     try:
         write_report(con, out, AS_OF)
     finally:
@@ -62,6 +62,10 @@ def test_index_html_draws_every_chart_without_js_errors(landscape_db: Path, tmp_
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
             page.on("request", lambda r: requests.append(r.url))
             page.goto((out / "index.html").as_uri(), wait_until="load")
+            # charts are drawn as they near the viewport: scroll each into view, as a reader does
+            for chart in page.locator("[data-chart]").all():
+                chart.scroll_into_view_if_needed()
+                chart.locator(".main-svg").first.wait_for(timeout=10_000)
             page.wait_for_function(
                 "document.querySelectorAll('[data-chart]').length > 0 && "
                 "[...document.querySelectorAll('[data-chart]')]"
@@ -75,6 +79,18 @@ def test_index_html_draws_every_chart_without_js_errors(landscape_db: Path, tmp_
                 " && d.querySelectorAll('.main-svg .trace, .main-svg .scatterlayer path').length)"
                 ".length",
             )
+            # the plotly toolbar (shown on hover) never covers a chart's title
+            overlaps = page.eval_on_selector_all(
+                "[data-chart]",
+                """els => els.map(d => {
+                    const t = d.querySelector('.gtitle'), m = d.querySelector('.modebar');
+                    if (!t || !m) return d.id + ': no title or toolbar';
+                    const a = t.getBoundingClientRect(), b = m.getBoundingClientRect();
+                    const apart = a.right <= b.left || b.right <= a.left
+                        || a.bottom <= b.top || b.bottom <= a.top;
+                    return apart ? null : d.id;
+                }).filter(x => x)""",
+            )
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
             page.locator("#skill-orchestration").scroll_into_view_if_needed()
@@ -83,6 +99,7 @@ def test_index_html_draws_every_chart_without_js_errors(landscape_db: Path, tmp_
             browser.close()
     assert n_charts >= 8
     assert drawn == n_charts
+    assert overlaps == []
     assert errors == []
     assert dialogs == []  # no injected script ran
     assert all(u.startswith(("file:", "data:", "about:")) for u in requests), requests

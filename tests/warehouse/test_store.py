@@ -7,7 +7,13 @@ from typing import Any
 import pytest
 
 from tracker.catalog import load_catalog
-from tracker.records import DownloadRecord, ReleaseRecord, StarWeekRecord, ToolBatch
+from tracker.records import (
+    DemandRecord,
+    DownloadRecord,
+    ReleaseRecord,
+    StarWeekRecord,
+    ToolBatch,
+)
 
 
 def _rel(version: str, when: datetime | None = datetime(2024, 1, 1, tzinfo=UTC)) -> ReleaseRecord:
@@ -167,3 +173,123 @@ def test_replace_all_swaps_a_derived_table(store: Any) -> None:
     assert store.replace_all("skills", rows) == 2
     assert store.replace_all("skills", rows.slice(1)) == 1
     assert store.con.execute("SELECT skill, title FROM skills").fetchall() == [("b", "B")]
+
+
+# ---- demand_monthly (hn, stackoverflow) ------------------------------------------------------
+
+
+def _demand(tool: str, source: str, month: date, mentions: int, total: int) -> DemandRecord:
+    return DemandRecord(tool, source, month, mentions, total)
+
+
+def test_demand_upsert_replaces_a_month_and_never_duplicates(store: Any) -> None:
+    jan, feb = date(2025, 1, 1), date(2025, 2, 1)
+    first = ToolBatch(
+        "airflow",
+        demand=(_demand("airflow", "hn", jan, 3, 400), _demand("airflow", "hn", feb, 1, 380)),
+    )
+    assert store.write_batch(first) == 2
+    store.write_batch(first)
+    # a re-read month (the thread grew) replaces the stored figures
+    store.write_batch(ToolBatch("airflow", demand=(_demand("airflow", "hn", feb, 2, 410),)))
+    store.write_batch(
+        ToolBatch("airflow", demand=(_demand("airflow", "stackoverflow", jan, 120, 50_000),))
+    )
+    rows = store.con.execute(
+        "SELECT source, month, mentions, total FROM demand_monthly ORDER BY source, month"
+    ).fetchall()
+    assert rows == [
+        ("hn", jan, 3, 400),
+        ("hn", feb, 2, 410),
+        ("stackoverflow", jan, 120, 50_000),
+    ]
+
+
+def test_demand_cursors_come_from_stored_rows(store: Any) -> None:
+    jan, feb = date(2025, 1, 1), date(2025, 2, 1)
+    store.write_batch(
+        ToolBatch(
+            "airflow",
+            demand=(
+                _demand("airflow", "stackoverflow", jan, 5, 50_000),
+                _demand("airflow", "stackoverflow", feb, 6, 48_000),
+            ),
+        )
+    )
+    store.write_batch(
+        ToolBatch("dagster", demand=(_demand("dagster", "stackoverflow", feb, 1, 48_000),))
+    )
+    store.write_batch(ToolBatch("dagster", demand=(_demand("dagster", "hn", feb, 1, 300),)))
+    assert store.demand_months("stackoverflow") == {
+        "airflow": frozenset({jan, feb}),
+        "dagster": frozenset({feb}),
+    }
+    assert store.demand_months("hn") == {"dagster": frozenset({feb})}
+    assert store.demand_totals("stackoverflow") == {jan: 50_000, feb: 48_000}
+    assert store.demand_months("nothing") == {}
+
+
+def test_requests_since_sums_the_runs_of_a_source(store: Any) -> None:
+    clock = [datetime(2026, 3, 1, 23, 0, tzinfo=UTC)]
+    store.clock = lambda: clock[0]
+    yesterday = store.start_run("stackoverflow")
+    store.finish_run(
+        yesterday, status="partial", tools_ok=0, tools_failed=1, requests=250, rows_written=0
+    )
+    clock[0] = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+    for requests, source in ((40, "stackoverflow"), (7, "hn"), (12, "stackoverflow")):
+        run = store.start_run(source)
+        store.finish_run(
+            run, status="ok", tools_ok=1, tools_failed=0, requests=requests, rows_written=1
+        )
+    midnight = datetime(2026, 3, 2, tzinfo=UTC)
+    assert store.requests_since("stackoverflow", midnight) == 52
+    assert store.requests_since("stackoverflow", midnight.replace(day=1)) == 302
+    assert store.requests_since("hn", midnight) == 7
+    assert store.requests_since("github", midnight) == 0
+
+
+def test_monthly_metrics_has_demand_columns_and_keeps_the_others(store: Any) -> None:
+    jan, feb = date(2025, 1, 1), date(2025, 2, 1)
+    store.write_batch(
+        ToolBatch(
+            "airflow",
+            downloads=(
+                DownloadRecord("airflow", "apache-airflow", date(2025, 1, 5), 10, "clickpy"),
+            ),
+            demand=(
+                _demand("airflow", "hn", jan, 3, 400),
+                _demand("airflow", "stackoverflow", jan, 120, 50_000),
+                _demand("airflow", "hn", feb, 2, 380),
+            ),
+        )
+    )
+    rows = store.con.execute(
+        "SELECT month, stars_added, downloads, releases, download_days, hn_posts, hn_total,"
+        " so_questions, so_total FROM monthly_metrics WHERE tool_id = 'airflow' ORDER BY month"
+    ).fetchall()
+    assert rows == [
+        (jan, None, 10, 0, 1, 3, 400, 120, 50_000),
+        # a month with demand only: no stars, no downloads, no releases, as for any other month
+        (feb, None, None, 0, 0, 2, 380, None, None),
+    ]
+    trends = store.con.execute(
+        "SELECT month, hn_posts, so_questions FROM tool_trends WHERE tool_id = 'airflow'"
+        " ORDER BY month"
+    ).fetchall()
+    assert trends == [(jan, 3, 120), (feb, 2, None)]
+
+
+def test_source_status_counts_demand_rows_per_source(store: Any) -> None:
+    store.write_batch(
+        ToolBatch(
+            "airflow",
+            demand=(
+                _demand("airflow", "hn", date(2025, 1, 1), 3, 400),
+                _demand("airflow", "hn", date(2025, 2, 1), 3, 400),
+                _demand("airflow", "stackoverflow", date(2025, 1, 1), 120, 50_000),
+            ),
+        )
+    )
+    assert store.source_status("hn").rows == 2
+    assert store.source_status("stackoverflow").rows == 1

@@ -4,10 +4,23 @@ from __future__ import annotations
 
 from tracker.catalog._loader import (
     BUNDLED_CATALOG,
+    MAX_ERRORS,
     Catalog,
     Tool,
     load_catalog,
     parse_catalog_file,
 )
+from tracker.catalog.job_terms import JobMatcher, JobTerms, JobTermsError, html_to_text
 
-__all__ = ["BUNDLED_CATALOG", "Catalog", "Tool", "load_catalog", "parse_catalog_file"]
+__all__ = [
+    "BUNDLED_CATALOG",
+    "MAX_ERRORS",
+    "Catalog",
+    "JobMatcher",
+    "JobTerms",
+    "JobTermsError",
+    "Tool",
+    "html_to_text",
+    "load_catalog",
+    "parse_catalog_file",
+]

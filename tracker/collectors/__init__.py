@@ -22,6 +22,8 @@ _MODULES = {
     "pypistats": "tracker.collectors.pypistats",
     "clickpy": "tracker.collectors.clickpy",
     "apache": "tracker.collectors.apache",
+    "hn": "tracker.collectors.hn",
+    "stackoverflow": "tracker.collectors.stackoverflow",
 }
 
 

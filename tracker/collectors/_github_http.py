@@ -23,7 +23,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
-from tracker.collectors.base import USER_AGENT, RequestCounter, is_dns_failure, parse_retry_after
+from tracker.collectors.base import (
+    USER_AGENT,
+    RequestCounter,
+    connect_failure,
+    is_dns_failure,
+    parse_retry_after,
+)
 from tracker.errors import RateLimitedError, SourceUnreachableError, UpstreamError
 
 if TYPE_CHECKING:
@@ -117,7 +123,7 @@ class GitHubApi:
     session: requests.Session | None = None
     rate: dict[str, RateState] = field(default_factory=dict)
     _requester: Any = None
-    _unreachable: str | None = None
+    _unreachable: SourceUnreachableError | None = None
     _last: _Exchange = field(default_factory=_Exchange)
 
     def __post_init__(self) -> None:
@@ -290,9 +296,7 @@ class GitHubApi:
                 self._wait_for_reset(state.reset, current, None)
                 state.remaining = None  # after the wait the budget is unknown again
             if self._unreachable is not None:
-                raise SourceUnreachableError(
-                    f"skipped: host unreachable ({self._unreachable})", source=SOURCE, url=current
-                )
+                raise self._unreachable.for_url(current.split("?")[0])
             self.counter.add()
             try:
                 response = self.session.request(
@@ -308,11 +312,10 @@ class GitHubApi:
                     self.sleep(self._backoff(attempt))
                     attempt += 1
                     continue
-                self._unreachable = type(exc).__name__
-                why = "host name does not resolve" if is_dns_failure(exc) else type(exc).__name__
-                raise SourceUnreachableError(
-                    f"cannot connect ({why})", source=SOURCE, url=current
-                ) from None  # requests' message can be long; the type says enough
+                self._unreachable = SourceUnreachableError(
+                    connect_failure(exc), source=SOURCE, url=current.split("?")[0]
+                )
+                raise self._unreachable from None  # requests' message is long; the cause says it
             except requests.exceptions.RequestException as exc:
                 # read timeouts and bodies cut short (ChunkedEncodingError: truncated)
                 if attempt < self.retries:

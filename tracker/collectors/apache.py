@@ -229,7 +229,7 @@ class ApacheCollector:
     def collect(self, ctx: CollectContext, tools: Sequence[Tool]) -> Iterator[ToolOutcome]:
         """Yield one outcome per tool: its archive listing's version directories."""
         limiter = RateLimiter(REQUESTS_PER_SECOND, 1.0, sleep=ctx.sleep, clock=self.clock)
-        stopped: str | None = None
+        stopped: SourceUnreachableError | None = None
         with make_client(
             ctx,
             source=SOURCE,
@@ -240,7 +240,8 @@ class ApacheCollector:
             for tool in tools:
                 project = tool.apache or ""
                 if stopped is not None:
-                    yield ToolFailure(tool.id, f"not collected ({stopped})")
+                    own_url = str(client.base_url).rstrip("/") + f"/{project}/"
+                    yield ToolFailure(tool.id, stopped.for_url(own_url).not_collected)
                     continue
                 if ctx.stop_requested():
                     yield ToolFailure(tool.id, "not collected (stop requested)")
@@ -250,8 +251,8 @@ class ApacheCollector:
                     url, html = fetch_listing(client, project)
                     entries = parse_listing(html)
                 except SourceUnreachableError as exc:
-                    stopped = str(exc)
-                    yield ToolFailure(tool.id, stopped)
+                    stopped = exc
+                    yield ToolFailure(tool.id, exc.not_collected)
                     continue
                 except TrackerError as exc:
                     yield ToolFailure(tool.id, str(exc))

@@ -38,6 +38,7 @@ __all__ = [
     "RetryPolicy",
     "RetryTransport",
     "WarehouseState",
+    "connect_failure",
     "describe_body",
     "get_collector",
     "is_dns_failure",
@@ -52,7 +53,15 @@ log = logging.getLogger(__name__)
 USER_AGENT = f"tracker/{__version__} (+https://github.com/tracker-landscape/tracker)"
 
 # Contract names, in the order `tracker collect` runs them.
-SOURCES: tuple[str, ...] = ("github", "pypi", "pypistats", "clickpy", "apache")
+SOURCES: tuple[str, ...] = (
+    "github",
+    "pypi",
+    "pypistats",
+    "clickpy",
+    "apache",
+    "hn",
+    "stackoverflow",
+)
 
 
 class WarehouseState(Protocol):
@@ -67,6 +76,9 @@ class WarehouseState(Protocol):
     def latest_snapshot_record(self, tool_id: str) -> RepoSnapshotRecord | None: ...
     def recent_snapshots(self, tool_id: str, since: datetime) -> tuple[RepoSnapshotRecord, ...]: ...
     def last_release_at(self, tool_id: str, source: str) -> datetime | None: ...
+    def demand_months(self, source: str) -> dict[str, frozenset[date]]: ...
+    def demand_totals(self, source: str) -> dict[date, int]: ...
+    def requests_since(self, source: str, since: datetime) -> int: ...
 
 
 class RequestCounter:
@@ -117,7 +129,7 @@ _REGISTRY: dict[str, Callable[[], Collector]] = {}
 
 
 def register(name: str) -> Callable[[Callable[[], Collector]], Callable[[], Collector]]:
-    """Class decorator: register a collector factory under a DESIGN source name."""
+    """Class decorator: register a collector factory under a source name of SOURCES."""
 
     def wrap(factory: Callable[[], Collector]) -> Callable[[], Collector]:
         if name not in SOURCES:
@@ -178,7 +190,9 @@ class RetryPolicy:
     max_wait: float = 300.0  # never sleep longer than this for one Retry-After / reset
     retry_methods: frozenset[str] = frozenset({"GET", "HEAD", "OPTIONS"})
     retry_statuses: frozenset[int] = frozenset({429, 500, 502, 503, 504})
-    breaker_threshold: int = 3  # consecutive unreachable requests before the host is skipped
+    # unreachable requests in a row (each after its own retries) before the rest of the source
+    # is skipped: 1, like the collectors that stop at their first unreachable answer
+    breaker_threshold: int = 1
 
 
 _CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout)
@@ -224,6 +238,21 @@ def is_dns_failure(exc: BaseException) -> bool:
     return any(marker in text for marker in _DNS_MARKERS)
 
 
+def connect_failure(exc: BaseException) -> str:
+    """Return a short cause for a connection that failed: the same words for every source."""
+    text = str(exc).lower()
+    if is_dns_failure(exc):
+        return "cannot connect: host name does not resolve"
+    if "refused" in text:
+        return "cannot connect: connection refused"
+    if "timed out" in text or "timeout" in type(exc).__name__.lower():
+        return "cannot connect: connection timed out"
+    if "unreachable" in text:
+        return "cannot connect: network unreachable"
+    first = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else ""
+    return f"cannot connect: {type(exc).__name__}" + (f": {first}" if first else "")
+
+
 class RetryTransport(httpx.BaseTransport):
     """Wraps a transport: counts requests, retries with backoff, trips a breaker when unreachable.
 
@@ -250,7 +279,7 @@ class RetryTransport(httpx.BaseTransport):
         self.retry_post = retry_post
         self.check_json = check_json
         self._unreachable = 0
-        self._unreachable_error: str | None = None
+        self._unreachable_error: SourceUnreachableError | None = None
         self._lock = threading.Lock()
 
     def _can_retry(self, request: httpx.Request) -> bool:
@@ -275,12 +304,9 @@ class RetryTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         url = str(request.url.copy_with(query=None))
         with self._lock:
-            if self._unreachable >= self.policy.breaker_threshold:
-                raise SourceUnreachableError(
-                    f"skipped: host unreachable ({self._unreachable_error})",
-                    source=self.source,
-                    url=url,
-                )
+            first = self._unreachable_error
+            if self._unreachable >= self.policy.breaker_threshold and first is not None:
+                raise first.for_url(url)
         attempt = 0
         while True:
             self.counter.add()
@@ -298,12 +324,12 @@ class RetryTransport(httpx.BaseTransport):
                     self.sleep(delay)
                     attempt += 1
                     continue
+                error = SourceUnreachableError(connect_failure(exc), source=self.source, url=url)
+                log.debug("%s: %s (%s: %s)", self.source, error, type(exc).__name__, exc)
                 with self._lock:
                     self._unreachable += 1
-                    self._unreachable_error = f"{type(exc).__name__}: {exc}"
-                raise SourceUnreachableError(
-                    f"cannot connect ({type(exc).__name__}: {exc})", source=self.source, url=url
-                ) from exc
+                    self._unreachable_error = error
+                raise error from exc
             except _TRANSIENT_ERRORS as exc:
                 if attempt < self.policy.retries and self._can_retry(request):
                     delay = self._backoff(attempt)

@@ -212,7 +212,7 @@ class ClickpyCollector:
 
     def __init__(self, transport: httpx.BaseTransport | None = None) -> None:
         self.transport = transport
-        self._stopped: str | None = None
+        self._stopped: SourceUnreachableError | None = None
 
     def applicable(self, tool: Tool) -> bool:
         """Return True when the tool lists PyPI packages."""
@@ -223,15 +223,15 @@ class ClickpyCollector:
         errors: list[str] = []
         today = ctx.now().date()
         backfilled = 0
-        if self._stopped is not None:
-            return ToolFailure(tool.id, f"not collected ({self._stopped})")
         for raw in tool.pypi:
             package = normalize(raw)
+            # one endpoint for every package: the package's own query names it
+            own_url = f"{str(client.base_url).rstrip('/')}/?param_name={package}"
             if ctx.stop_requested():
                 errors.append(f"{package}: not collected (stop requested)")
                 continue
             if self._stopped is not None:
-                errors.append(f"{package}: not collected ({self._stopped})")
+                errors.append(self._stopped.for_url(own_url).not_collected)
                 continue
             last_day = ctx.state.last_download_day(tool.id, package, SOURCE)
             since, until = query_window(last_day, today)
@@ -241,8 +241,8 @@ class ClickpyCollector:
                 )
                 rows = parse_daily(body, tool_id=tool.id, package=package, url=url)
             except SourceUnreachableError as exc:
-                self._stopped = str(exc)
-                errors.append(str(exc))
+                self._stopped = exc
+                errors.append(exc.for_url(own_url, requested=True).not_collected)
                 continue
             except TrackerError as exc:
                 errors.append(str(exc))

@@ -250,6 +250,10 @@ def week_start_of(moment: datetime) -> date:
 class _Stop(Exception):
     """Raised inside a tool when the whole source must stop (rate limit, unreachable host)."""
 
+    def __init__(self, message: str, unreachable: SourceUnreachableError | None = None) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable
+
 
 @dataclass(slots=True)
 class _Meta:
@@ -348,6 +352,7 @@ class GithubCollector:
         )
         done: set[str] = set()
         stop: str | None = None
+        unreachable: SourceUnreachableError | None = None
         try:
             size = self.batch_size if settings.github_token else 1
             for start in range(0, len(tools), size):
@@ -358,6 +363,10 @@ class GithubCollector:
                         metas = self._graphql_batch(ctx, api, chunk)
                     except (RateLimitedError, SourceUnreachableError) as exc:
                         stop = exc.reason
+                        if isinstance(exc, SourceUnreachableError):
+                            unreachable = exc
+                            done.add(chunk[0].id)  # the tool whose batch asked: its own line
+                            yield ToolFailure(chunk[0].id, exc.not_collected)
                         break
                     except TrackerError as exc:
                         log.warning(
@@ -368,9 +377,11 @@ class GithubCollector:
                     try:
                         self._tool(ctx, api, work, metas.get(tool.id))
                     except _Stop as exc:
-                        stop = str(exc)
+                        stop, unreachable = str(exc), exc.unreachable
                         partly = work.snapshots or work.releases or work.star_weeks
-                        work.errors.append(f"not {'fully ' if partly else ''}collected: {stop}")
+                        # an unreachable host names the URL this tool asked for
+                        why = str(exc.unreachable) if exc.unreachable else stop
+                        work.errors.append(f"not {'fully ' if partly else ''}collected: {why}")
                     done.add(tool.id)
                     yield work.outcome()
                     if stop or ctx.stop_requested():
@@ -383,7 +394,13 @@ class GithubCollector:
         if stop:
             for tool in tools:
                 if tool.id not in done:
-                    yield ToolFailure(tool.id, f"not collected: {stop}")
+                    # each tool names its own repo URL, not the one that failed first
+                    why = (
+                        unreachable.for_url(api.absolute(f"/repos/{tool.github}")).not_collected
+                        if unreachable
+                        else f"not collected: {stop}"
+                    )
+                    yield ToolFailure(tool.id, why)
 
     # ---- GraphQL ---------------------------------------------------------------------------
     def _graphql_batch(
@@ -566,8 +583,10 @@ class GithubCollector:
                 raise
             except TrackerError as exc:
                 work.errors.append(f"star history: {exc}")
-        except (RateLimitedError, SourceUnreachableError) as exc:
-            raise _Stop(exc.reason if isinstance(exc, RateLimitedError) else str(exc)) from exc
+        except RateLimitedError as exc:
+            raise _Stop(exc.reason) from exc
+        except SourceUnreachableError as exc:
+            raise _Stop(str(exc), unreachable=exc) from exc
         except TrackerError as exc:
             work.errors.append(str(exc))
 

@@ -28,7 +28,7 @@ from tracker.collectors.base import (
     make_client,
     register,
 )
-from tracker.errors import ParseError, TrackerError, UpstreamError
+from tracker.errors import ParseError, SourceUnreachableError, TrackerError, UpstreamError
 from tracker.records import HttpCacheRecord, ReleaseRecord, ToolBatch, ToolFailure, ToolOutcome
 
 __all__ = [
@@ -210,6 +210,9 @@ class PypiCollector:
                 project = parse_project(
                     fetched.payload, tool_id=tool.id, package=package, url=fetched.url
                 )
+            except SourceUnreachableError as exc:
+                errors.append(exc.not_collected)
+                continue
             except TrackerError as exc:
                 errors.append(str(exc))
                 continue

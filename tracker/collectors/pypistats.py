@@ -202,7 +202,8 @@ class PypistatsCollector:
     ) -> None:
         self.transport = transport
         self.clock = clock
-        self._stopped: str | None = None  # why the rest of this run is not asked for
+        # why the rest of this run is not asked for (each package then names its own URL)
+        self._stopped: RateLimitedError | SourceUnreachableError | None = None
 
     def applicable(self, tool: Tool) -> bool:
         """Return True when the tool lists PyPI packages."""
@@ -229,16 +230,23 @@ class PypistatsCollector:
                 log.debug("pypistats: %s already collected today", package)
                 continue
             validators = ctx.state.http_validators(url) if last_day else (None, None)
+            if isinstance(self._stopped, SourceUnreachableError):
+                errors.append(self._stopped.for_url(url).not_collected)
+                continue
             if self._stopped is not None:
-                errors.append(f"{package}: not collected ({self._stopped})")
+                errors.append(f"not collected: {SOURCE} {self._stopped.reason}: {url}")
                 continue
             try:
                 result = fetch_overall(
                     client, package, validators=validators, sleep=ctx.sleep, limiter=limiter
                 )
-            except (RateLimitedError, SourceUnreachableError) as exc:
+            except SourceUnreachableError as exc:
                 # the rest of the source would fail the same way: stop asking
-                self._stopped = str(exc)
+                self._stopped = exc
+                errors.append(exc.for_url(url, requested=True).not_collected)
+                continue
+            except RateLimitedError as exc:
+                self._stopped = exc
                 errors.append(str(exc))
                 continue
             except TrackerError as exc:

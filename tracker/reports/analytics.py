@@ -7,6 +7,7 @@ Every threshold is a named constant below and documented in docs/report.md.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -17,46 +18,71 @@ if TYPE_CHECKING:
     import duckdb
 
 __all__ = [
-    "ALPHA",
     "DORMANT_MONTHS",
+    "FALL",
     "HEADLINE_ORDER",
     "METRICS",
-    "MIN_EFFECT",
+    "RISE",
     "Analysis",
     "MetricTrend",
     "SkillSummary",
     "ToolTrend",
     "analyse",
-    "mann_kendall_p",
+    "judge",
 ]
 
 # ---- thresholds (docs/report.md explains each) -------------------------------------------------
-TREND_MONTHS = 24  # monthly points in the trend window (stars, downloads)
-TREND_QUARTERS = 8  # quarterly points in the trend window (releases)
+# A label compares the later 12 months with the earlier 12 in three readings:
+#   r   plain ratio of the mean daily rates (stars, downloads, releases per day)
+#   rm  spike-robust: ratio of the medians of the sub-windows (12 months; 4 quarters for releases)
+#   rr  relative: r divided by the median r of the tools that can be judged (the market's drift)
+# rising / declining only when all three clear their margin; everything else with enough data
+# is stable, and the reason says which readings disagree.
+RISE = {"r": 1.25, "rm": 1.2, "rr": 1.2}  # every reading at or above: rising
+FALL = {"r": 0.8, "rm": 1 / 1.2, "rr": 1 / 1.2}  # every reading at or below: declining
+MIN_Z = 2.0  # count metrics (stars, releases): the change must stand out of Poisson noise
+SUBS = {"stars": 12, "downloads": 12, "releases": 4, "job_posts": 12, "questions": 12}
+MIN_KNOWN = 0.25  # each year must be known (data, or a known span) on a quarter of its days
+MIN_VOLUME = {  # per year, in the earlier year
+    "stars": 24.0,
+    "downloads": 3600.0,
+    "releases": 4.0,
+    "job_posts": 6.0,
+    "questions": 12.0,
+}
+MIN_BASELINE_TOOLS = 5  # judged tools needed before the median tool becomes the baseline
+RATIO_CAP = 100.0  # a median that grows from 0 reads as x100
+MIN_SKILL_BACKING = 1 / 3  # a skill's label needs tools of that label holding a third of it
+LOW_CONFIDENCE = frozenset({"releases"})  # maintenance, not use: never heads "declining" alone
+TREND_MONTHS = 24  # monthly points behind the flags (steps, spikes, gaps) and charts
+TREND_QUARTERS = 8
 CHART_MONTHS = 36  # months drawn in the monthly charts
 SHARE_QUARTERS = 12  # quarters drawn in the share charts
 MIN_COVERAGE = 0.5  # a download month needs figures for half its days (scaled up), else a gap
-MIN_POINTS_MONTHLY = 18  # of the 24 months, with data, to judge a monthly metric
-MIN_POINTS_QUARTERLY = 6  # of the 8 quarters, since the first release, to judge releases
-MIN_VOLUME = {"stars": 24.0, "downloads": 2400.0, "releases": 2.0}  # sum over the window
-ALPHA = 0.05  # Mann-Kendall two-sided significance level
-MIN_EFFECT = (
-    1.25  # growth factor per year, relative to the baseline, to call rising (1/x: declining)
-)
-MIN_BASELINE_TOOLS = 5  # eligible tools needed before the median tool becomes the baseline
-STEP_FACTOR = 2.0  # a level shift of x2 (or /2) between 3-period medians is a step
+STEP_FACTOR = 2.0  # a level shift of x2 (or /2) between 3-period medians is flagged
 STEP_MIN_LEVEL = 10.0  # ... when the level is at least this many per month
-SPIKE_FACTOR = 4.0  # a month above 4x the window's median month is a spike
+SPIKE_FACTOR = 4.0  # a month above 4x the window's median month is flagged as a spike
 DORMANT_MONTHS = 18  # no release and no push for this long (or archived): dormant
 STALE_SOURCE_DAYS = 7  # a source whose newest success is older than this is stale
+STALE_DATA_DAYS = 7  # an as-of date this far past the newest stored data is reported
 TOP_N = 8  # tools drawn per skill chart; the rest are summed as "other"
 COUNTING_CHANGE_MONTH = date(2021, 4, 1)  # PyPI download counting change (~x2.8)
 
-METRICS = ("stars", "downloads", "releases")
+METRICS = ("stars", "downloads", "releases")  # adoption
+DEMAND_METRICS = ("job_posts", "questions")  # demand: hn job posts, Stack Overflow questions
 METRIC_TITLES = {
     "stars": "new stars per month",
     "downloads": "downloads per month",
     "releases": "releases per quarter",
+    "job_posts": "job posts per month (HN Who is hiring)",
+    "questions": "Stack Overflow questions per month",
+}
+METRIC_WORDS = {
+    "stars": "new stars",
+    "downloads": "downloads",
+    "releases": "releases",
+    "job_posts": "job posts",
+    "questions": "Stack Overflow questions",
 }
 # The headline follows the first metric in this order that can be judged.
 HEADLINE_ORDER = ("downloads", "stars", "releases")
@@ -75,6 +101,7 @@ class MetricTrend:
     label: str  # rising | declining | stable | insufficient data
     reason: str
     inputs: dict[str, Any]
+    confidence: str = "normal"  # "low": release cadence (maintenance, not use)
 
 
 @dataclass(slots=True)
@@ -92,6 +119,7 @@ class ToolTrend:
     metrics: dict[str, MetricTrend]
     flags: list[dict[str, str]] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
+    confidence: str = "normal"  # "low" when the headline rests on release cadence alone
 
 
 @dataclass(slots=True)
@@ -104,9 +132,12 @@ class SkillSummary:
     shares: list[dict[str, Any]]
     winners: list[dict[str, Any]]
     losers: list[dict[str, Any]]
-    label: str
+    label: str  # rising | declining | stable | insufficient data (from the headline metric)
     share_metric: str | None
     counts: dict[str, int]
+    reason: str = ""
+    driver: str | None = None
+    metric_labels: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -126,15 +157,6 @@ class Analysis:
     charts: dict[str, Any]
 
 
-def mann_kendall_p(s: float, n: int, tie_term: float) -> tuple[float, float]:
-    """Return (z, two-sided p) of Mann-Kendall's S for n points (normal approximation)."""
-    var = (n * (n - 1) * (2 * n + 5) - tie_term) / 18.0
-    if n < 3 or var <= 0:
-        return 0.0, 1.0
-    z = (s - math.copysign(1.0, s)) / math.sqrt(var) if s != 0 else 0.0
-    return z, math.erfc(abs(z) / math.sqrt(2.0))
-
-
 def _first_of_month(d: date) -> date:
     return d.replace(day=1)
 
@@ -148,13 +170,6 @@ def _add_months(d: date, months: int) -> date:
     return date(d.year + y, m + 1, 1)
 
 
-def _fmt_factor(f: float | None) -> str:
-    if f is None or not math.isfinite(f):
-        return "n/a"
-    pct = (f - 1.0) * 100.0
-    return f"{pct:+.0f}%"
-
-
 def _r(x: Any, nd: int = 4) -> Any:
     if isinstance(x, float):
         return round(x, nd) if math.isfinite(x) else None
@@ -163,47 +178,117 @@ def _r(x: Any, nd: int = 4) -> Any:
     return x
 
 
+def _ratio(later: float | None, earlier: float | None) -> float | None:
+    if later is None or earlier is None:
+        return None
+    if earlier <= 0:
+        return None if later <= 0 else RATIO_CAP
+    return min(max(later, 0.0) / earlier, RATIO_CAP)
+
+
+def _pct(f: float | None) -> str:
+    if f is None or not math.isfinite(f):
+        return "n/a"
+    return f"{(f - 1.0) * 100.0:+.0f} %"
+
+
+def judge(
+    r: float | None, rm: float | None, rr: float | None, z: float | None
+) -> tuple[str, list[str]]:
+    """Return the label the three readings support and, for stable, why (clauses).
+
+    rising / declining need every reading past its margin (``rr`` None: no baseline, two
+    readings) and, for count metrics (``z`` not None), a change that stands out of noise.
+    """
+    readings = {"r": r, "rm": rm, "rr": rr}
+    known = {k: v for k, v in readings.items() if v is not None}
+    if r is None:
+        return "insufficient data", []
+    up = all(v >= RISE[k] for k, v in known.items()) and rm is not None
+    down = all(v <= FALL[k] for k, v in known.items()) and rm is not None
+    if (up or down) and (z is None or abs(z) >= MIN_Z):
+        return ("rising" if up else "declining"), []
+    why: list[str] = []
+    if up or down:
+        why.append("on small numbers the change does not stand out of the noise")
+        return "stable", why
+    plain_up, plain_down = r >= RISE["r"], r <= FALL["r"]
+    if rr is not None:
+        rel_up, rel_down = rr >= RISE["rr"], rr <= FALL["rr"]
+        if plain_up and not rel_up:
+            why.append("in line with the median tool, which grew as much: the market moved")
+        elif plain_down and not rel_down:
+            why.append("in line with the median tool, which fell as much: the market moved")
+        elif rel_up and not plain_up:
+            why.append(
+                "flat or slower in plain figures, but holding up better than the median tool"
+            )
+        elif rel_down and not plain_down:
+            why.append("flat or growing in plain figures, but behind the median tool")
+    if (plain_up or plain_down) and rm is not None:
+        typical_up, typical_down = rm >= RISE["rm"], rm <= FALL["rm"]
+        if plain_up and not typical_up:
+            why.append("the typical period did not rise with it: a few strong periods (a spike)")
+        elif plain_down and not typical_down:
+            why.append("the typical period did not fall with it: a few weak or unusual periods")
+    if rm is None:
+        why.append("the typical period is zero in both years")
+    if not why:
+        why.append("no clear change")
+    return "stable", why
+
+
+def _count_z(metric: str, row: dict[str, Any]) -> float | None:
+    """Poisson z of the rate change for count metrics (stars, releases); None for downloads."""
+    if metric == "downloads":
+        return None
+    e = max(float(row["earlier_total"] or 0.0), 0.0)
+    lt = max(float(row["later_total"] or 0.0), 0.0)
+    ek, lk = float(row["earlier_known"] or 0), float(row["later_known"] or 0)
+    if ek <= 0 or lk <= 0:
+        return None
+    rate_ratio = ((lt + 0.5) / lk) / ((e + 0.5) / ek)
+    return math.log(rate_ratio) / math.sqrt(1.0 / (lt + 0.5) + 1.0 / (e + 0.5))
+
+
 def _metric_trend(metric: str, row: dict[str, Any]) -> MetricTrend:
-    per_year = 4 if metric == "releases" else 12
-    window = TREND_QUARTERS if metric == "releases" else TREND_MONTHS
-    unit = "quarters" if metric == "releases" else "months"
-    n = int(row["n_points"])
-    slope = row["slope"]
-    baseline = float(row["baseline_slope"])
-    _z_raw, p_raw = mann_kendall_p(float(row["mk_s_raw"] or 0), n, float(row["tie_term_raw"]))
-    z_rel, p_rel = mann_kendall_p(float(row["mk_s_rel"] or 0), n, float(row["tie_term_rel"]))
-    raw_factor = math.exp(per_year * slope) if slope is not None else None
-    rel_factor = math.exp(per_year * (slope - baseline)) if slope is not None else None
-    yoy = row["yoy"]
+    unit = "quarter" if metric == "releases" else "month"
+    METRIC_TITLES[metric]
+    end = row["window_end"]
+    r = _ratio(row["r"], 1.0) if row["r"] is not None else None
+    rm = _ratio(row["later_median"], row["earlier_median"])
+    base_n = int(row["baseline_tools"])
+    base_r = float(row["baseline_r"]) if row["baseline_r"] is not None else None
+    rr = r / base_r if r is not None and base_r and base_n >= MIN_BASELINE_TOOLS else None
+    z = _count_z(metric, row)
+    per_year = METRIC_WORDS[metric]
     inputs: dict[str, Any] = {
-        "window_periods": window,
-        "period": "quarter" if metric == "releases" else "month",
-        "periods_with_data": n,
-        "first_period": _r(row["first_period"]),
-        "volume_in_window": _r(row["volume"], 1),
-        "recent_12m_avg": _r(row["recent_avg"], 2),
-        "prior_12m_avg": _r(row["prior_avg"], 2),
-        "yoy_ratio": _r(yoy),
-        "yoy_ratio_relative": _r(yoy / row["baseline_yoy"])
-        if yoy is not None and row["baseline_yoy"]
+        "window_end": _r(end),
+        "later_year": f"{_r(end - timedelta(days=365))} .. {_r(end)}" if end else None,
+        "earlier_year": f"{_r(end - timedelta(days=730))} .. {_r(end - timedelta(days=365))}"
+        if end
         else None,
-        "momentum_90d_ratio": _r(row["momentum"]),
-        "theil_sen_log_slope_per_period": _r(slope, 6),
-        "growth_per_year_raw": _r(raw_factor),
-        "baseline_log_slope_per_period": _r(baseline, 6),
-        "baseline_tools": int(row["baseline_tools"]),
-        "growth_per_year_relative": _r(rel_factor),
-        "mann_kendall_s_raw": _r(row["mk_s_raw"]),
-        "mann_kendall_p_raw": _r(p_raw, 6),
-        "mann_kendall_s_relative": _r(row["mk_s_rel"]),
-        "mann_kendall_z_relative": _r(z_rel),
-        "mann_kendall_p_relative": _r(p_rel, 6),
+        "period": unit,
+        "sub_windows_per_year": int(row["subs_per_year"]),
+        "earlier_per_year": _r(row["earlier_volume"], 1),
+        "later_per_year": _r(row["later_volume"], 1),
+        "earlier_known_days": int(row["earlier_known"] or 0),
+        "later_known_days": int(row["later_known"] or 0),
+        "earlier_typical_per_day": _r(row["earlier_median"], 4),
+        "later_typical_per_day": _r(row["later_median"], 4),
+        "r": _r(r),
+        "rm": _r(rm),
+        "rr": _r(rr),
+        "baseline_r": _r(base_r),
+        "baseline_tools": base_n,
+        "z_counts": _r(z, 2),
+        "first_period": _r(row["first_period"]),
         "step_period": _r(row["step_period"]),
         "step_ratio": _r(row["step_ratio"]),
         "spike_period": None,
         "spike_ratio": None,
-        "estimate_periods": int(row["estimate_periods"]),
-        "gap_periods": int(row["gap_periods"]),
+        "estimate_periods": int(row["estimate_periods"] or 0),
+        "gap_periods": int(row["gap_periods"] or 0),
         "sql": "metric_stats",
     }
     med, mx = row["median_value"], row["max_value"]
@@ -216,40 +301,54 @@ def _metric_trend(metric: str, row: dict[str, Any]) -> MetricTrend:
     ):
         inputs["spike_period"] = _r(row["max_period"])
         inputs["spike_ratio"] = _r(mx / max(med, 1.0), 2)
-    if not row["eligible"]:
-        need = MIN_POINTS_QUARTERLY if metric == "releases" else MIN_POINTS_MONTHLY
-        if n < need:
-            why = f"only {n} of {window} {unit} have data (needs {need})"
-        else:
-            why = (
-                f"too little activity: {row['volume']:.0f} in {window} {unit} "
-                f"(needs {MIN_VOLUME[metric]:.0f})"
-            )
-        return MetricTrend(metric, "insufficient data", why, inputs)
-    assert rel_factor is not None
-    significant = p_rel < ALPHA
-    if significant and rel_factor >= MIN_EFFECT:
-        label = "rising"
-    elif significant and rel_factor <= 1.0 / MIN_EFFECT:
-        label = "declining"
+    confidence = "low" if metric in LOW_CONFIDENCE else "normal"
+    why = _insufficient(metric, row)
+    if why:
+        return MetricTrend(metric, "insufficient data", why, inputs, confidence)
+    label, clauses = judge(r, rm, rr, z)
+    reason = f"{per_year} {_pct(r)} year on year"
+    if rr is not None:
+        reason += f", {_pct(rr)} vs the median tool"
     else:
-        label = "stable"
-    base_txt = (
-        "vs the median tool"
-        if int(row["baseline_tools"]) >= MIN_BASELINE_TOOLS
-        else "(raw: too few tools for a baseline)"
-    )
-    reason = (
-        f"{_fmt_factor(rel_factor)}/yr {base_txt} (raw {_fmt_factor(raw_factor)}/yr), "
-        f"Mann-Kendall p={p_rel:.3g} over {n} {unit}"
-    )
-    if label == "stable" and not significant:
-        reason += f"; not significant at {ALPHA}"
-    elif label == "stable":
-        reason += f"; effect below {_fmt_factor(MIN_EFFECT)}/yr"
+        reason += f" (no baseline: fewer than {MIN_BASELINE_TOOLS} tools can be judged)"
+    if label == "rising":
+        reason += f"; the typical {unit} rose too ({_pct(rm)})"
+    elif label == "declining":
+        reason += f"; the typical {unit} fell too ({_pct(rm)})"
+    else:
+        reason += f"; the typical {unit} {_pct(rm)}: " + "; ".join(clauses)
     if row["step_period"] is not None:
-        reason += f"; step x{row['step_ratio']:.2g} in {row['step_period']:%Y-%m} removed"
-    return MetricTrend(metric, label, reason, inputs)
+        reason += (
+            f"; level shift x{row['step_ratio']:.2g} in {row['step_period']:%Y-%m} "
+            "(kept: a tool's own shift is news)"
+        )
+    if confidence == "low" and label != "stable":
+        reason += "; low confidence: release cadence shows maintenance, not use"
+    return MetricTrend(metric, label, reason, inputs, confidence)
+
+
+def _insufficient(metric: str, row: dict[str, Any]) -> str | None:
+    """Why ``metric`` cannot be judged (None: it can)."""
+    k = int(row["subs_per_year"])
+    unit = "quarters" if metric == "releases" else "months"
+    e_len, l_len = float(row["earlier_length"] or 365), float(row["later_length"] or 365)
+    e_known, l_known = float(row["earlier_known"] or 0), float(row["later_known"] or 0)
+    if e_known < MIN_KNOWN * e_len:
+        first = row["first_period"]
+        since = f" (data since {first:%Y-%m})" if first else ""
+        return f"too new to compare: the earlier year is known on {e_known:.0f} of 365 days{since}"
+    if l_known < MIN_KNOWN * l_len:
+        return f"the later year is known on only {l_known:.0f} of 365 days: collection stopped?"
+    need = math.ceil(k * MIN_KNOWN)
+    if int(row["earlier_subs"] or 0) < need or int(row["later_subs"] or 0) < need:
+        return f"fewer than {need} of {k} {unit} in a year have enough data"
+    vol = float(row["earlier_volume"] or 0.0)
+    if vol < MIN_VOLUME[metric]:
+        return (
+            f"too little activity: {vol:.0f} a year in the earlier year "
+            f"(needs {MIN_VOLUME[metric]:.0f})"
+        )
+    return None
 
 
 def _flags(tool: dict[str, Any], metrics: dict[str, MetricTrend]) -> list[dict[str, str]]:
@@ -260,7 +359,7 @@ def _flags(tool: dict[str, Any], metrics: dict[str, MetricTrend]) -> list[dict[s
             txt = f"{m}: level shift x{i['step_ratio']:.2g} in {i['step_period'][:7]}"
             if m == "downloads" and i["step_period"][:7] == COUNTING_CHANGE_MONTH.isoformat()[:7]:
                 txt += " (PyPI's April 2021 counting change)"
-            flags.append({"kind": "step", "text": txt + "; the slope is measured without it"})
+            flags.append({"kind": "step", "text": txt + "; kept in the readings (news, not noise)"})
         if i["spike_period"]:
             flags.append(
                 {
@@ -324,7 +423,7 @@ def _headline(
         mt = metrics.get(m)
         if mt is None or mt.label == "insufficient data":
             continue
-        reason = f"{METRIC_TITLES[m]}: {mt.reason}"
+        reason = mt.reason
         others = [
             f"{o} say {metrics[o].label}"
             for o in HEADLINE_ORDER
@@ -332,6 +431,7 @@ def _headline(
         ]
         if others:
             reason += f". Also: {', '.join(others)}; the headline follows {m} ({HEADLINE_WHY[m]})"
+        reason += _demand_disagrees(m, mt.label, metrics)
         return mt.label, m, reason
     if not tool["trackable"]:
         return "insufficient data", None, f"not trackable: {tool['notes'] or 'no public signal'}"
@@ -340,6 +440,23 @@ def _headline(
     if missing:
         why = (why + "; " if why else "") + "no data for " + ", ".join(missing)
     return "insufficient data", None, why
+
+
+def _demand_disagrees(driver: str, label: str, metrics: Mapping[str, Any]) -> str:
+    """'. Demand disagrees: downloads rising, job posts stable' (or '' when it agrees)."""
+    judged = ("rising", "declining", "stable")
+    other = [
+        f"{METRIC_WORDS[d]} {_label_of(metrics[d])}"
+        for d in DEMAND_METRICS
+        if d in metrics and _label_of(metrics[d]) in judged and _label_of(metrics[d]) != label
+    ]
+    if not other or label not in judged:
+        return ""
+    return f". Demand disagrees: {METRIC_WORDS[driver]} {label}, {', '.join(other)}"
+
+
+def _label_of(m: Any) -> str:
+    return str(m["label"] if isinstance(m, dict) else m.label)
 
 
 def _growth(recent: Any, prior: Any) -> float | None:
@@ -353,7 +470,27 @@ def analyse(con: duckdb.DuckDBPyConnection, as_of: date) -> Analysis:
     cur_month = _first_of_month(as_of)
     cur_quarter = _first_of_quarter(as_of)
     windows = rq.Windows(cur_month, cur_quarter, TREND_MONTHS, TREND_QUARTERS, CHART_MONTHS)
+    base: dict[str, Any] = {"as_of": as_of, "as_of_next": as_of + timedelta(days=1)}
+    ends_row = rq.fetch(con, "data_ends", base)[0]
+    newest = {
+        "stars": ends_row[0],
+        "downloads": ends_row[1],
+        "job_posts": ends_row[2],
+        "questions": ends_row[3],
+        "releases": max((d for d in ends_row[4:] if d is not None), default=None),
+    }
+    ends = {m: min(as_of, d) if d is not None else as_of for m, d in newest.items()}
     params: dict[str, Any] = {
+        **base,
+        "end_stars": ends["stars"],
+        "end_downloads": ends["downloads"],
+        "end_releases": ends["releases"],
+        "end_job_posts": ends["job_posts"],
+        "end_questions": ends["questions"],
+        "min_volume_demand": min(MIN_VOLUME[m] for m in DEMAND_METRICS),
+        "subs_m": SUBS["stars"],
+        "subs_q": SUBS["releases"],
+        "min_known": MIN_KNOWN,
         "cur_month": cur_month,
         "cur_quarter": cur_quarter,
         "months": TREND_MONTHS,
@@ -361,27 +498,27 @@ def analyse(con: duckdb.DuckDBPyConnection, as_of: date) -> Analysis:
         "min_coverage": MIN_COVERAGE,
         "step_min_level": STEP_MIN_LEVEL,
         "step_factor": STEP_FACTOR,
-        "min_points_m": MIN_POINTS_MONTHLY,
-        "min_points_q": MIN_POINTS_QUARTERLY,
         "min_volume_stars": MIN_VOLUME["stars"],
         "min_volume_downloads": MIN_VOLUME["downloads"],
         "min_volume_releases": MIN_VOLUME["releases"],
-        "min_baseline_tools": MIN_BASELINE_TOOLS,
-        "as_of_next": as_of + timedelta(days=1),
         "recent_start": _add_months(cur_quarter, -12),
         "prior_start": _add_months(cur_quarter, -24),
         "top_n": TOP_N,
         "chart_start": _add_months(cur_month, -CHART_MONTHS),
         "share_start": _add_months(cur_quarter, -3 * SHARE_QUARTERS),
+        "floor_month": min(
+            _add_months(cur_month, -max(CHART_MONTHS, TREND_MONTHS)),
+            _add_months(cur_quarter, -max(3 * SHARE_QUARTERS, 24)),
+        ),
     }
     rq.prepare_metric_stats(con, params)
     cols = [
-        "tool_id", "metric", "n_points", "volume", "first_period", "recent_avg", "recent_n",
-        "prior_avg", "prior_n", "mom_recent", "mom_prior", "yoy", "momentum",
-        "estimate_periods", "gap_periods", "max_value", "max_period", "median_value",
-        "slope", "mk_s_raw", "tie_term_raw", "mk_s_rel", "tie_term_rel",
-        "step_period", "step_ratio", "eligible", "baseline_slope", "baseline_yoy",
-        "baseline_tools",
+        "tool_id", "metric", "subs_per_year", "earlier_volume", "later_volume",
+        "earlier_known", "earlier_length", "later_known", "later_length",
+        "earlier_subs", "later_subs", "earlier_total", "later_total",
+        "r", "rm", "earlier_median", "later_median", "baseline_r", "baseline_tools",
+        "first_period", "estimate_periods", "gap_periods", "max_value", "max_period",
+        "median_value", "step_period", "step_ratio", "window_end",
     ]  # fmt: skip
     by_tool: dict[str, dict[str, MetricTrend]] = {}
     baselines: dict[str, dict[str, Any]] = {}
@@ -389,15 +526,18 @@ def analyse(con: duckdb.DuckDBPyConnection, as_of: date) -> Analysis:
         row = dict(zip(cols, raw, strict=True))
         mt = _metric_trend(row["metric"], row)
         by_tool.setdefault(row["tool_id"], {})[row["metric"]] = mt
-        per_year = 4 if row["metric"] == "releases" else 12
         baselines[row["metric"]] = {
             "tools": int(row["baseline_tools"]),
             "used": int(row["baseline_tools"]) >= MIN_BASELINE_TOOLS,
-            "median_log_slope_per_period": _r(float(row["baseline_slope"]), 6),
-            "median_growth_per_year": _r(math.exp(per_year * float(row["baseline_slope"]))),
-            "median_yoy_ratio": _r(float(row["baseline_yoy"])),
+            "median_r": _r(row["baseline_r"]),
+            "window_end": _r(row["window_end"]),
             "sql": "baseline",
         }
+    stale_data = [
+        f"{m} end at {d.isoformat()}"
+        for m, d in newest.items()
+        if d is not None and (as_of - d).days > STALE_DATA_DAYS
+    ]
     tool_cols = [
         "tool_id", "name", "skill", "skill_title", "skill_position", "trackable", "notes",
         "github_repo", "pypi_packages", "apache_project", "formerly", "in_catalog", "full_name",
@@ -449,6 +589,7 @@ def analyse(con: duckdb.DuckDBPyConnection, as_of: date) -> Analysis:
             )
         }
         info["pypi_packages"] = list(t["pypi_packages"] or [])
+        low = driver in LOW_CONFIDENCE and label in ("rising", "declining")
         tools.append(
             ToolTrend(
                 t["tool_id"],
@@ -462,12 +603,19 @@ def analyse(con: duckdb.DuckDBPyConnection, as_of: date) -> Analysis:
                 metrics,
                 flags,
                 info,
+                "low" if low else "normal",
             )
         )
-    skills = _skills(con, params, tools)
+    skills = _skills(con, params, tools, baselines)
     table_rows = {str(k): int(v) for k, v in rq.fetch(con, "table_rows", params)}
     sources = _sources(con, params, as_of)
     missing = _missing(table_rows, sources)
+    if stale_data:
+        missing.insert(
+            0,
+            f"the as-of date {as_of.isoformat()} is past the newest stored data "
+            f"({'; '.join(stale_data)}): each metric's windows end at its newest data",
+        )
     charts = _charts(con, params)
     return Analysis(
         as_of,
@@ -535,13 +683,17 @@ def _missing(table_rows: dict[str, int], sources: list[dict[str, Any]]) -> list[
 
 
 def _skills(
-    con: duckdb.DuckDBPyConnection, params: dict[str, Any], tools: list[ToolTrend]
+    con: duckdb.DuckDBPyConnection,
+    params: dict[str, Any],
+    tools: list[ToolTrend],
+    baselines: dict[str, dict[str, Any]],
 ) -> list[SkillSummary]:
     growth_rows = {r[0]: r[1:] for r in rq.fetch(con, "skill_growth", params)}
     overall = growth_rows.get("*")
     all_stars = _growth(overall[0], overall[1]) if overall else None
     all_dl = _growth(overall[2], overall[3]) if overall else None
     names = {t.tool_id: t.name for t in tools}
+    labels = _skill_labels(con, params, tools, baselines)
     shares_by_skill: dict[str, list[dict[str, Any]]] = {}
     for skill, tool_id, ssr, ssp, dsr, dsp, stars_recent, dl_recent in rq.fetch(
         con, "skill_shares", params
@@ -602,22 +754,126 @@ def _skills(
             )
             losers = [s for s in ranked if s[f"{key}_share_change_pp"] <= -1.0][:3]
             winners = [s for s in reversed(ranked) if s[f"{key}_share_change_pp"] >= 1.0][:3]
-        rel = growth["downloads_growth_relative"] or growth["stars_growth_relative"]
-        if rel is None:
-            label = "insufficient data"
-        elif rel >= MIN_EFFECT:
-            label = "growing faster than the tracked set"
-        elif rel <= 1 / MIN_EFFECT:
-            label = "growing slower than the tracked set"
-        else:
-            label = "in line with the tracked set"
         skill_tools = [t for t in tools if t.skill == skill]
         counts = {
             lab: sum(1 for t in skill_tools if t.label == lab)
             for lab in ("rising", "declining", "stable", "dormant", "insufficient data")
         }
-        out.append(SkillSummary(skill, title, growth, shares, winners, losers, label, key, counts))
+        metric_labels = labels.get(skill, {})
+        head = next(
+            (metric_labels[m] for m in HEADLINE_ORDER if m in metric_labels),
+            None,
+        )
+        label = head["label"] if head else "insufficient data"
+        reason = head["reason"] if head else "no tool of this skill can be judged yet"
+        if head:
+            reason += _demand_disagrees(head["metric"], label, metric_labels)
+        out.append(
+            SkillSummary(
+                skill,
+                title,
+                growth,
+                shares,
+                winners,
+                losers,
+                label,
+                key,
+                counts,
+                reason,
+                head["metric"] if head else None,
+                metric_labels,
+            )
+        )
     return out
+
+
+def _skill_labels(
+    con: duckdb.DuckDBPyConnection,
+    params: dict[str, Any],
+    tools: list[ToolTrend],
+    baselines: dict[str, dict[str, Any]],
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per skill and metric: the label of the skill's summed series, backed by its tools."""
+    judged = [
+        (t.tool_id, m)
+        for t in tools
+        for m, mt in t.metrics.items()
+        if mt.label in ("rising", "declining", "stable")
+    ]
+    con.execute("CREATE OR REPLACE TEMP TABLE _rpt_judged (tool_id VARCHAR, metric VARCHAR)")
+    if judged:
+        con.execute(
+            "INSERT INTO _rpt_judged SELECT unnest($1), unnest($2)",
+            [[j[0] for j in judged], [j[1] for j in judged]],
+        )
+    by_skill: dict[str, list[ToolTrend]] = {}
+    for t in tools:
+        by_skill.setdefault(t.skill, []).append(t)
+    base = {m: float(b["median_r"]) for m, b in baselines.items() if b["used"] and b["median_r"]}
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for skill, metric, n, earlier, later, em, lm in rq.fetch(con, "skill_readings", params):
+        members = [
+            t
+            for t in by_skill.get(skill, [])
+            if metric in t.metrics and t.metrics[metric].label in ("rising", "declining", "stable")
+        ]
+        r = _ratio(later, earlier)
+        rm = _ratio(lm, em)
+        rr = r / base[metric] if r is not None and base.get(metric) else None
+        label, clauses = judge(r, rm, rr, None)
+        vol = {t.tool_id: float(t.metrics[metric].inputs["later_per_year"] or 0) for t in members}
+        total = sum(vol.values()) or 1.0
+        backing = {
+            lab: [t for t in members if t.metrics[metric].label == lab]
+            for lab in ("rising", "declining", "stable")
+        }
+        share = {lab: sum(vol[t.tool_id] for t in ts) / total for lab, ts in backing.items()}
+        title = METRIC_TITLES[metric]
+        if label in ("rising", "declining") and (
+            share[label] < MIN_SKILL_BACKING or share[label] <= share[_OPPOSITE[label]]
+        ):
+            clauses = [
+                f"the skill's sum says {label}, but its {label} tools hold only "
+                f"{share[label] * 100:.0f} % of its volume"
+            ]
+            label = "stable"
+        reason = f"{title}: {_pct(r)} year on year"
+        reason += f", {_pct(rr)} vs the median tool" if rr is not None else ""
+        if label == "stable" and clauses:
+            reason += "; " + "; ".join(clauses)
+        if int(n) == 1:
+            reason += f"; only one judged tool ({members[0].name if members else '?'})"
+        else:
+            parts = [
+                f"{len(ts)} {lab} ({share[lab] * 100:.0f} % of the skill's {title})"
+                for lab, ts in backing.items()
+                if ts
+            ]
+            reason += f"; {int(n)} judged tools: " + ", ".join(parts)
+        if metric in LOW_CONFIDENCE and label != "stable":
+            reason += "; low confidence: release cadence shows maintenance, not use"
+        out.setdefault(skill, {})[metric] = {
+            "metric": metric,
+            "label": label,
+            "reason": reason,
+            "tools_judged": int(n),
+            "tools_rising": len(backing["rising"]),
+            "tools_declining": len(backing["declining"]),
+            "tools_stable": len(backing["stable"]),
+            "share_rising": _r(share["rising"]),
+            "share_declining": _r(share["declining"]),
+            "r": _r(r),
+            "rm": _r(rm),
+            "rr": _r(rr),
+            "earlier_per_year": _r(earlier, 1),
+            "later_per_year": _r(later, 1),
+            "confidence": "low" if metric in LOW_CONFIDENCE else "normal",
+            "sql": "skill_readings",
+        }
+    return out
+
+
+_OPPOSITE = {"rising": "declining", "declining": "rising"}
 
 
 def _charts(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> dict[str, Any]:
@@ -626,11 +882,82 @@ def _charts(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> dict[str,
         monthly.setdefault(skill, {}).setdefault(series, []).append(
             (month.isoformat()[:7], stars, downloads, releases)
         )
-    shares: dict[str, dict[str, list[tuple[str, Any, Any]]]] = {}
-    for skill, series, quarter, ss, ds in rq.fetch(con, "chart_shares", params):
+    shares: dict[str, dict[str, list[tuple[str, Any, Any, Any, Any]]]] = {}
+    for skill, series, quarter, ss, ds, js, qs in rq.fetch(con, "chart_shares", params):
         label = f"{quarter.year}-Q{(quarter.month - 1) // 3 + 1}"
-        shares.setdefault(skill, {}).setdefault(series, []).append((label, _r(ss), _r(ds)))
+        shares.setdefault(skill, {}).setdefault(series, []).append(
+            (label, _r(ss), _r(ds), _r(js), _r(qs))
+        )
     ranks: dict[str, dict[str, int]] = {}
     for skill, tool_id, rank in rq.fetch(con, "chart_ranks", params):
         ranks.setdefault(skill, {})[tool_id] = int(rank)
     return {"monthly": monthly, "shares": shares, "ranks": ranks}
+
+
+def label_rows(a: Analysis) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The rows `tool_labels` and `skill_labels` store for this analysis."""
+    tools: list[dict[str, Any]] = []
+    for t in a.tools:
+        for m, mt in t.metrics.items():
+            i = mt.inputs
+            tools.append(
+                {
+                    "tool_id": t.tool_id,
+                    "metric": m,
+                    "label": mt.label,
+                    "confidence": mt.confidence,
+                    "driver": None,
+                    "r": i["r"],
+                    "rm": i["rm"],
+                    "rr": i["rr"],
+                    "baseline_r": i["baseline_r"],
+                    "earlier_per_year": i["earlier_per_year"],
+                    "later_per_year": i["later_per_year"],
+                    "window_end": date.fromisoformat(i["window_end"]) if i["window_end"] else None,
+                    "reason": mt.reason,
+                }
+            )
+        if not t.trackable and not t.metrics:
+            continue
+        head = t.metrics.get(t.driver) if t.driver else None
+        hi = head.inputs if head else {}
+        tools.append(
+            {
+                "tool_id": t.tool_id,
+                "metric": "headline",
+                "label": t.label,
+                "confidence": t.confidence,
+                "driver": t.driver,
+                "r": hi.get("r"),
+                "rm": hi.get("rm"),
+                "rr": hi.get("rr"),
+                "baseline_r": hi.get("baseline_r"),
+                "earlier_per_year": hi.get("earlier_per_year"),
+                "later_per_year": hi.get("later_per_year"),
+                "window_end": date.fromisoformat(hi["window_end"])
+                if hi.get("window_end")
+                else None,
+                "reason": t.reason,
+            }
+        )
+    skills: list[dict[str, Any]] = []
+    for s in a.skills:
+        for m, sl in s.metric_labels.items():
+            skills.append({**sl, "skill": s.skill, "metric": m, "driver": None})
+        sk_head = s.metric_labels.get(s.driver) if s.driver else None
+        skills.append(
+            {
+                **(sk_head or {}),
+                "skill": s.skill,
+                "metric": "headline",
+                "label": s.label,
+                "confidence": sk_head["confidence"] if sk_head else "normal",
+                "driver": s.driver,
+                "tools_judged": sk_head["tools_judged"] if sk_head else 0,
+                "tools_rising": sk_head["tools_rising"] if sk_head else 0,
+                "tools_declining": sk_head["tools_declining"] if sk_head else 0,
+                "tools_stable": sk_head["tools_stable"] if sk_head else 0,
+                "reason": s.reason,
+            }
+        )
+    return tools, skills

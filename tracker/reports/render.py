@@ -6,13 +6,15 @@ import html
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tracker import __version__
+from tracker.clock import Clock, naive_utc, utc_now
 from tracker.reports import analytics as an
 
 if TYPE_CHECKING:
@@ -71,12 +73,19 @@ def _code_spans(escaped: str) -> str:
     return re.sub(r"`([^`<>]+)`", r"<code>\1</code>", escaped)
 
 
+_MD_SPECIAL = re.compile(r"[\\`*\[\]<>|~]")
+_MD_ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")  # only an `&` that would start an entity
+_MD_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")  # snake_case stays as is
+
+
 def md_escape(value: object) -> str:
-    """Return ``value`` as inert Markdown table/prose text (no pipes, tags or line breaks)."""
+    """Return ``value`` as inert Markdown table/prose text: Markdown backslash escapes for the
+    characters that would change its meaning (``|`` in tables, emphasis, links, code, tags),
+    never HTML entities, so ``Weights & Biases`` stays readable in the raw file."""
     text = "" if value is None else str(value)
-    text = text.replace("\\", "\\\\").replace("|", "\\|")
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = text.replace("`", "\\`").replace("[", "\\[").replace("]", "\\]")
+    text = _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), text)
+    text = _MD_ENTITY.sub(r"\\&", text)
+    text = _MD_UNDERSCORE.sub(r"\\_", text)
     return re.sub(r"[\r\n\u2028\u2029]+", " ", text)
 
 
@@ -147,12 +156,23 @@ class _Charts:
         return f'<div class="chart" id="{div_id}" data-chart="1"></div>'
 
     def script(self) -> str:
-        lines = ["(function(){", "var cfg={displaylogo:false,responsive:true};"]
+        """Draw each chart when it nears the viewport (a page of 300+ tools stays fast to open);
+        without IntersectionObserver every chart is drawn at once."""
+        lines = ["(function(){", "var cfg={displaylogo:false,responsive:true};", "var figs={};"]
         for div_id, payload in self.figs:
-            lines.append(
-                f"(function(){{var f={payload};"
-                f"Plotly.newPlot({json.dumps(div_id)},f.data,f.layout,cfg);}})();"
-            )
+            lines.append(f"figs[{json.dumps(div_id)}]={payload};")
+        lines.append(
+            "function draw(id){var f=figs[id];if(!f)return;delete figs[id];"
+            "Plotly.newPlot(id,f.data,f.layout,cfg);}"
+            "if('IntersectionObserver' in window){"
+            "var io=new IntersectionObserver(function(es){es.forEach(function(e){"
+            "if(e.isIntersecting){io.unobserve(e.target);draw(e.target.id);}});},"
+            "{rootMargin:'800px 0px'});"
+            "Object.keys(figs).forEach(function(id){var el=document.getElementById(id);"
+            "if(el){io.observe(el);}else{draw(id);}});"
+            "}else{Object.keys(figs).forEach(draw);}"
+            "window.addEventListener('beforeprint',function(){Object.keys(figs).forEach(draw);});"
+        )
         lines.append("})();")
         return "\n".join(lines)
 
@@ -161,9 +181,20 @@ def _layout(
     title: str, *, y_title: str, log_y: bool = False, percent: bool = False
 ) -> dict[str, Any]:
     return {
-        "title": {"text": _plot_text(title), "font": {"size": 17}, "x": 0.01, "xanchor": "left"},
+        # the title sits just above the plot area, below the band the plotly toolbar (modebar)
+        # takes at the top right, so the toolbar never covers it
+        "title": {
+            "text": _plot_text(title),
+            "font": {"size": 17},
+            "x": 0.01,
+            "xanchor": "left",
+            "y": 1,
+            "yref": "paper",
+            "yanchor": "bottom",
+            "pad": {"b": 10},
+        },
         "font": {"family": "Segoe UI, Helvetica Neue, Arial, DejaVu Sans, sans-serif", "size": 13},
-        "margin": {"l": 60, "r": 12, "t": 46, "b": 40},
+        "margin": {"l": 60, "r": 12, "t": 74, "b": 40},
         "legend": {"orientation": "h", "y": -0.14, "font": {"size": 12}},
         "plot_bgcolor": "#ffffff",
         "paper_bgcolor": "#ffffff",
@@ -194,6 +225,44 @@ def _series_meta(
     return out
 
 
+def _share_chart(
+    charts: _Charts,
+    shares: dict[str, list[tuple[str, Any, Any, Any, Any]]],
+    names: dict[str, str],
+    ranks: dict[str, int],
+    col: int,
+    what: str,
+) -> str:
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    drawn = 0
+    for key, name, colour in _series_meta(names, ranks, list(shares)):
+        pts = [(p[0], p[col]) for p in shares[key]]
+        pts = [(q, v) for q, v in pts if v is not None]
+        if not pts:
+            continue
+        drawn += 1
+        fig.add_trace(
+            go.Scatter(
+                x=[q for q, _ in pts],
+                y=[v for _, v in pts],
+                name=_plot_text(name),
+                mode="lines",
+                stackgroup="share",
+                line={"color": colour, "width": 1},
+                fillcolor=colour,
+                hovertemplate="%{y:.1%}",
+            )
+        )
+    if not drawn:
+        return ""
+    layout = _layout(f"Share of the skill's {what} per quarter", y_title="share", percent=True)
+    layout["yaxis"]["range"] = [0, 1]
+    fig.update_layout(**layout)
+    return charts.add(fig)
+
+
 def _skill_charts(
     charts: _Charts, skill: an.SkillSummary, a: an.Analysis, names: dict[str, str]
 ) -> str:
@@ -203,8 +272,9 @@ def _skill_charts(
     ranks = a.charts["ranks"].get(skill.skill, {})
     meta = _series_meta(names, ranks, list(monthly))
     parts: list[str] = []
+    not_charted: list[str] = []  # panels without data: said in one line, not drawn as boxes
 
-    def line_chart(idx: int, title: str, y_title: str, log_y: bool) -> str:
+    def line_chart(idx: int, title: str, y_title: str, log_y: bool, missing: str) -> str:
         fig = go.Figure()
         drawn = 0
         for key, name, colour in meta:
@@ -228,7 +298,8 @@ def _skill_charts(
                 )
             )
         if not drawn:
-            return f'<div class="nochart">{esc(title)}: no data stored for this skill</div>'
+            not_charted.append(missing)
+            return ""
         layout = _layout(title, y_title=y_title, log_y=log_y)
         if log_y:
             ys = [float(v) for tr in fig.data for v in tr.y]
@@ -236,40 +307,38 @@ def _skill_charts(
         fig.update_layout(**layout)
         return charts.add(fig)
 
-    parts.append(line_chart(0, "New GitHub stars per month", "stars", False))
-    parts.append(line_chart(1, "PyPI downloads per month (log scale)", "downloads", True))
+    parts.append(
+        line_chart(
+            0, "New GitHub stars per month", "stars", False, "new GitHub stars (no star history)"
+        )
+    )
+    parts.append(
+        line_chart(
+            1,
+            "PyPI downloads per month (log scale)",
+            "downloads",
+            True,
+            "downloads (no download figures)",
+        )
+    )
 
     shares = a.charts["shares"].get(skill.skill, {})
     col = {"downloads": 2, "stars": 1}.get(skill.share_metric or "", 0)
-    share_html = '<div class="nochart">Share within the skill: no stars or downloads</div>'
-    if col:
-        fig = go.Figure()
-        drawn = 0
-        for key, name, colour in _series_meta(names, ranks, list(shares)):
-            pts = [(p[0], p[col]) for p in shares[key]]
-            pts = [(q, v) for q, v in pts if v is not None]
-            if not pts:
-                continue
-            drawn += 1
-            fig.add_trace(
-                go.Scatter(
-                    x=[q for q, _ in pts],
-                    y=[v for _, v in pts],
-                    name=_plot_text(name),
-                    mode="lines",
-                    stackgroup="share",
-                    line={"color": colour, "width": 1},
-                    fillcolor=colour,
-                    hovertemplate="%{y:.1%}",
-                )
-            )
-        if drawn:
-            title = f"Share of the skill's {'downloads' if col == 2 else 'new stars'} per quarter"
-            layout = _layout(title, y_title="share", percent=True)
-            layout["yaxis"]["range"] = [0, 1]
-            fig.update_layout(**layout)
-            share_html = charts.add(fig)
+    share_html = (
+        _share_chart(charts, shares, names, ranks, col, "downloads" if col == 2 else "new stars")
+        if col
+        else ""
+    )
+    if not share_html:
+        not_charted.append("share within the skill (no new stars or downloads)")
     parts.append(share_html)
+    # demand beside adoption: each tool's share of the skill's job posts and questions
+    for dcol, what in ((3, "job posts (HN Who is hiring)"), (4, "Stack Overflow questions")):
+        html_ = _share_chart(charts, shares, names, ranks, dcol, what)
+        if html_:
+            parts.append(html_)
+        else:
+            not_charted.append(f"share of {what} (no demand data)")
 
     fig = go.Figure()
     drawn = 0
@@ -301,31 +370,103 @@ def _skill_charts(
         fig.update_layout(**layout)
         parts.append(charts.add(fig))
     else:
-        parts.append('<div class="nochart">Release timeline: no releases stored</div>')
-    return '<div class="charts">' + "".join(parts) + "</div>"
+        not_charted.append("release timeline (no releases)")
+    drawn_html = "".join(parts)
+    line = (
+        '<p class="nochart small muted">Not charted for this skill, no data stored: '
+        + esc(", ".join(not_charted))
+        + ".</p>"
+        if not_charted
+        else ""
+    )
+    return (f'<div class="charts">{drawn_html}</div>' if drawn_html else "") + line
 
 
 # ---- HTML -------------------------------------------------------------------------------------
 def _metric_cell(mt: an.MetricTrend | None) -> str:
     if mt is None:
         return '<span class="muted small">no data</span>'
-    rel = mt.inputs.get("growth_per_year_relative")
-    extra = (
-        f'<div class="small muted">{esc(_pct(rel))}/yr rel.</div>'
-        if rel is not None and mt.label != "insufficient data"
-        else ""
-    )
+    i = mt.inputs
+    extra = ""
+    if mt.label != "insufficient data":
+        extra = (
+            f'<div class="small muted" title="plain / typical period / vs the median tool">'
+            f"{esc(_pct(i.get('r')))} · {esc(_pct(i.get('rm')))} · {esc(_pct(i.get('rr')))}</div>"
+        )
+    if mt.confidence == "low" and mt.label in ("rising", "declining"):
+        extra += '<div class="small muted">low confidence</div>'
     return _badge(mt.label) + extra
 
 
-def _tool_rows(tools: list[an.ToolTrend], colours: dict[str, str]) -> str:
+_STALE_TEXT = re.compile(r"^last (\S+) collection failed$")
+
+
+def _flag_source(flag: dict[str, str]) -> str | None:
+    """The source of a 'stale' flag ("last github collection failed"), else None."""
+    found = _STALE_TEXT.match(flag.get("text", "")) if flag.get("kind") == "stale" else None
+    return found.group(1) if found else None
+
+
+def _down_sources(a: an.Analysis) -> dict[str, list[an.ToolTrend]]:
+    """Sources whose last run stored nothing (status failed), with the tools it left stale.
+
+    Their per-tool flag says the same thing in every row; it is said once per source instead
+    (the missing-data banner and the sources table), and the rows keep the other flags.
+    """
+    failed = {s["source"] for s in a.sources if s["last_status"] == "failed"}
+    down: dict[str, list[an.ToolTrend]] = {}
+    for t in a.tools:
+        for f in t.flags:
+            src = _flag_source(f)
+            if src in failed:
+                down.setdefault(str(src), []).append(t)
+    return down
+
+
+def _row_flags(t: an.ToolTrend, down: dict[str, list[an.ToolTrend]]) -> list[dict[str, str]]:
+    return [f for f in t.flags if _flag_source(f) not in down]
+
+
+def _down_notes(down: dict[str, list[an.ToolTrend]], escape: Callable[[object], str]) -> list[str]:
+    """One sentence per failed source; its error (which may quote upstream text) goes through
+    ``escape``, tracker's own words keep their `command` spans for the caller to render."""
+    notes = []
+    for src, tools in sorted(down.items()):
+        details = [f.get("detail", "") for t in tools for f in t.flags if _flag_source(f) == src]
+        # the failure itself (the request that was tried), else the first; its first part only
+        tried = [d for d in details if "not tried after" not in d]
+        detail = (tried or details or [""])[0]
+        detail = re.split(r"; (?=\S+: |not (?:fully )?collected)", detail)[0]
+        detail = re.sub(r"(https?://[^/\s;]+)[^\s;]*", r"\1/…", detail)
+        notes.append(
+            f"the last `{src}` collection failed for all {len(tools)} tools it covers"
+            + (f" ({escape(detail)})" if detail else "")
+            + f"; tool rows do not repeat it (run `tracker collect --source {src}` again)"
+        )
+    return notes
+
+
+def _when(value: Any) -> str:
+    """A stored UTC time as ``2026-11-30 21:52 UTC`` (no seconds, no microseconds)."""
+    if value is None:
+        return "never"
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _tool_rows(
+    tools: list[an.ToolTrend], colours: dict[str, str], down: dict[str, list[an.ToolTrend]]
+) -> str:
     rows = []
     for t in tools:
         colour = colours.get(t.tool_id)
         swatch = f'<span class="swatch" style="background:{colour}"></span>' if colour else ""
         desc = t.info.get("description")
         desc_html = f'<div class="small muted">{esc(desc)}</div>' if desc else ""
-        flags = "".join(f"<li>{esc(f['text'])}</li>" for f in t.flags)
+        flags = "".join(f"<li>{esc(f['text'])}</li>" for f in _row_flags(t, down))
         flags_html = f'<ul class="flags">{flags}</ul>' if flags else ""
         rows.append(
             "<tr>"
@@ -334,12 +475,15 @@ def _tool_rows(tools: list[an.ToolTrend], colours: dict[str, str]) -> str:
             f"<td>{_metric_cell(t.metrics.get('downloads'))}</td>"
             f"<td>{_metric_cell(t.metrics.get('stars'))}</td>"
             f"<td>{_metric_cell(t.metrics.get('releases'))}</td>"
+            f"<td>{_metric_cell(t.metrics.get('job_posts'))}</td>"
+            f"<td>{_metric_cell(t.metrics.get('questions'))}</td>"
             f"<td class='small'>{esc(t.reason)}{flags_html}</td>"
             "</tr>"
         )
     return (
         "<table><thead><tr><th>tool</th><th>headline</th><th>downloads</th><th>stars</th>"
-        "<th>releases</th><th>evidence and data-quality flags</th></tr></thead><tbody>"
+        "<th>releases</th><th>job posts</th><th>SO questions</th>"
+        "<th>evidence and data-quality flags</th></tr></thead><tbody>"
         + "".join(rows)
         + "</tbody></table>"
     )
@@ -348,33 +492,36 @@ def _tool_rows(tools: list[an.ToolTrend], colours: dict[str, str]) -> str:
 def _leaderboard(tools: list[an.ToolTrend], label: str) -> str:
     picked = [t for t in tools if t.label == label and t.driver]
 
-    def growth(t: an.ToolTrend) -> float:
-        g = t.metrics[t.driver or ""].inputs.get("growth_per_year_relative")
+    def change(t: an.ToolTrend) -> float:
+        i = t.metrics[t.driver or ""].inputs
+        g = i.get("rr") if i.get("rr") is not None else i.get("r")
         return float(g) if g is not None else 1.0
 
-    picked.sort(key=lambda t: -growth(t) if label == "rising" else growth(t))
+    # a label resting on release cadence alone (low confidence) never heads the list
+    picked.sort(
+        key=lambda t: (t.confidence == "low", -change(t) if label == "rising" else change(t))
+    )
     if not picked:
         return f"<p class='muted'>No tool is {esc(label)} on the evidence.</p>"
     rows = []
     for t in picked[:25]:
         assert t.driver is not None
         i = t.metrics[t.driver].inputs
+        low = " <span class='small muted'>(low confidence)</span>" if t.confidence == "low" else ""
         rows.append(
             "<tr>"
-            f"<td><b>{esc(t.name)}</b><div class='small muted'>{esc(t.skill_title)}</div></td>"
+            f"<td><b>{esc(t.name)}</b>{low}<div class='small muted'>{esc(t.skill_title)}</div></td>"
             f"<td>{esc(t.driver)}</td>"
-            f"<td class='num'>{esc(_pct(i['growth_per_year_relative']))}</td>"
-            f"<td class='num'>{esc(_pct(i['growth_per_year_raw']))}</td>"
-            f"<td class='num'>{_p(i['mann_kendall_p_relative'])}</td>"
-            f"<td class='num'>{esc(_pct(i['yoy_ratio']))}</td>"
-            f"<td class='num'>{esc(_pct(i['momentum_90d_ratio']))}</td>"
+            f"<td class='num'>{esc(_pct(i['r']))}</td>"
+            f"<td class='num'>{esc(_pct(i['rm']))}</td>"
+            f"<td class='num'>{esc(_pct(i['rr']))}</td>"
             f"<td class='small'>{esc(t.metrics[t.driver].reason)}</td>"
             "</tr>"
         )
     return (
-        "<table><thead><tr><th>tool</th><th>driven by</th><th class='num'>growth/yr vs median</th>"
-        "<th class='num'>raw growth/yr</th><th class='num'>MK p</th>"
-        "<th class='num'>last 12m vs prior 12m</th><th class='num'>90-day momentum</th>"
+        "<table><thead><tr><th>tool</th><th>driven by</th>"
+        "<th class='num'>year on year</th><th class='num'>typical period</th>"
+        "<th class='num'>vs the median tool</th>"
         "<th>evidence</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
     )
 
@@ -392,7 +539,7 @@ def _skills_table(a: an.Analysis) -> str:
         rows.append(
             "<tr>"
             f"<td><a href='#skill-{esc(s.skill)}'><b>{esc(s.title)}</b></a>"
-            f"<div class='small muted'>{esc(s.label)}</div></td>"
+            f"<div>{_badge(s.label)}</div><div class='small muted'>{esc(s.reason)}</div></td>"
             f"<td class='num'>{esc(_pct(g['downloads_growth']))}<div class='small muted'>"
             f"{esc(_pct(g['downloads_growth_relative']))} rel.</div></td>"
             f"<td class='num'>{esc(_pct(g['stars_growth']))}<div class='small muted'>"
@@ -411,27 +558,50 @@ def _skills_table(a: an.Analysis) -> str:
     )
 
 
-def _data_quality(a: an.Analysis) -> str:
+def _source_state(s: dict[str, Any], down: dict[str, list[an.ToolTrend]]) -> str:
+    problems = list(s["problems"])
+    if s["source"] in down:
+        problems.append(f"{len(down[s['source']])} tools not collected")
+    return "; ".join(problems) or "ok"
+
+
+def _flag_counts(a: an.Analysis) -> tuple[int, int, str]:
+    """(tools with a flag, tracked tools, "kind: tools, ...") counting tools, not flags."""
+    tracked = [t for t in a.tools if t.trackable]
+    by_kind: dict[str, set[str]] = {}
+    for t in tracked:
+        for f in t.flags:
+            by_kind.setdefault(f["kind"], set()).add(t.tool_id)
+    flagged = sum(bool(t.flags) for t in tracked)
+    kinds = ", ".join(f"{k}: {len(v)}" for k, v in sorted(by_kind.items())) or "none"
+    return flagged, len(tracked), kinds
+
+
+def _data_quality(a: an.Analysis, down: dict[str, list[an.ToolTrend]]) -> str:
     src_rows = "".join(
-        f"<tr><td>{esc(s['source'])}</td><td>{esc(s['last_status'])}</td>"
-        f"<td>{esc(s['last_success_at'] or 'never')}</td><td class='num'>{s['errors_7d']}</td>"
-        f"<td>{esc('; '.join(s['problems']) or 'ok')}</td></tr>"
+        f"<tr><td>{esc(s['source'])}</td><td>{esc(_when(s['last_run_at']))}</td>"
+        f"<td>{esc(s['last_status'])}</td><td>{esc(_when(s['last_success_at']))}</td>"
+        f"<td class='num'>{s['errors_7d']}</td><td>{esc(_source_state(s, down))}</td></tr>"
         for s in a.sources
     )
     src = (
-        "<table><thead><tr><th>source</th><th>last run</th><th>last success (UTC)</th>"
+        "<table><thead><tr><th>source</th><th>last run</th><th>status</th><th>last success</th>"
         "<th class='num'>errors, 7 days</th><th>state</th></tr></thead><tbody>"
-        + (src_rows or "<tr><td colspan='5' class='muted'>no collection run recorded</td></tr>")
+        + (src_rows or "<tr><td colspan='6' class='muted'>no collection run recorded</td></tr>")
         + "</tbody></table>"
     )
-    counts: dict[str, int] = {}
-    for t in a.tools:
-        for f in t.flags:
-            counts[f["kind"]] = counts.get(f["kind"], 0) + 1
-    kinds = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "none"
+    flagged, tracked, kinds = _flag_counts(a)
+    folded = (
+        " A source whose last collection failed for every tool ("
+        + ", ".join(sorted(down))
+        + ") is said once, under Missing data, not in each tool's row."
+        if down
+        else ""
+    )
     return (
-        f"<h3>Sources</h3>{src}<h3>Flags</h3><p>Tools flagged, by kind: {esc(kinds)}. "
-        "Each tool's flags are listed in its skill's table.</p>"
+        f"<h3>Sources</h3>{src}<h3>Flags</h3><p>{flagged} of {tracked} tracked tools carry "
+        f"data-quality flags; tools per kind of flag: {esc(kinds)}. Each tool's flags are "
+        f"listed in its skill's table.{esc(folded)}</p>"
     )
 
 
@@ -444,8 +614,8 @@ def _html(a: an.Analysis) -> str:
     n_tracked = sum(t.trackable for t in a.tools)
     body.append(
         "<header class='top'><h1>Data-engineering and MLOps tool trends</h1>"
-        f"<p>As of {esc(a.as_of.isoformat())} · trend window: the {an.TREND_MONTHS} complete months "
-        f"before {esc(a.windows.cur_month.strftime('%B %Y'))} · tracker {esc(__version__)}</p></header><main>"
+        f"<p>As of {esc(a.as_of.isoformat())} · labels compare the last 12 months with the 12 "
+        f"before · tracker {esc(__version__)}</p></header><main>"
     )
     body.append(
         "<div class='kpis'>"
@@ -454,10 +624,15 @@ def _html(a: an.Analysis) -> str:
         f"<div class='kpi'><b style='color:var(--declining)'>{n_declining}</b>declining</div>"
         f"<div class='kpi'><b>{len(a.not_trackable)}</b>not trackable</div></div>"
     )
-    if a.missing:
+    down = _down_sources(a)
+    # the notes' error text is escaped first (and its backticks kept out of code spans)
+    missing = [_code_spans(esc(m)) for m in a.missing] + [
+        _code_spans(n) for n in _down_notes(down, lambda v: esc(v).replace("`", "&#96;"))
+    ]
+    if missing:
         body.append(
             "<section class='missing' id='missing'><b>Missing data.</b><ul>"
-            + "".join(f"<li>{_code_spans(esc(m))}</li>" for m in a.missing)
+            + "".join(f"<li>{m}</li>" for m in missing)
             + "</ul></section>"
         )
     body.append("<h2>Skills</h2><section class='card'>" + _skills_table(a) + "</section>")
@@ -466,9 +641,10 @@ def _html(a: an.Analysis) -> str:
         + _leaderboard(a.tools, "rising")
         + "<h3>Declining</h3>"
         + _leaderboard(a.tools, "declining")
-        + "<p class='small muted'>Labels compare each tool with the median tracked tool "
-        "(Theil-Sen slope of log monthly values, Mann-Kendall test, single steps removed); "
-        "trends.json carries every input.</p></section>"
+        + "<p class='small muted'>Each label needs three readings of the last 12 months vs the "
+        "12 before to agree: plain, the typical month (spike-robust) and vs the median tracked "
+        "tool. A tool's own level shift is kept and flagged; labels resting on release cadence "
+        "alone are low confidence and listed last. trends.json carries every input.</p></section>"
     )
     for s in a.skills:
         skill_tools = [t for t in a.tools if t.skill == s.skill and t.trackable]
@@ -482,10 +658,12 @@ def _html(a: an.Analysis) -> str:
             f"<h2 id='skill-{esc(s.skill)}'>{esc(s.title)}</h2><section class='card'>"
             f"<p>{esc(_skill_sentence(s))}</p>"
             + _skill_charts(charts, s, a, names)
-            + _tool_rows(skill_tools, colours)
+            + _tool_rows(skill_tools, colours, down)
             + "</section>"
         )
-    body.append("<h2>Data quality</h2><section class='card'>" + _data_quality(a) + "</section>")
+    body.append(
+        "<h2>Data quality</h2><section class='card'>" + _data_quality(a, down) + "</section>"
+    )
     nt = "".join(
         f"<tr><td><b>{esc(n['name'])}</b></td><td>{esc(n['skill'])}</td><td>{esc(n['reason'])}</td></tr>"
         for n in a.not_trackable
@@ -535,6 +713,7 @@ def _skill_sentence(s: an.SkillSummary) -> str:
             f"new stars {_pct(g['stars_growth'])} ({_pct(g['stars_growth_relative'])} relative)"
         )
     text = f"{s.title}: " + ("; ".join(bits) if bits else "not enough data to measure growth") + "."
+    text += f" Label: {s.label} ({s.reason})."
     if s.share_metric:
         if s.winners:
             text += (
@@ -563,16 +742,20 @@ def _markdown(a: an.Analysis) -> str:
     lines = [
         f"# Tool trends as of {a.as_of.isoformat()}",
         "",
-        f"Trend window: the {an.TREND_MONTHS} complete months before "
-        f"{a.windows.cur_month:%B %Y} (releases: {an.TREND_QUARTERS} quarters). Each label compares "
-        "the tool with the median tracked tool: a Theil-Sen slope of log monthly values, a "
-        f"Mann-Kendall test (p < {an.ALPHA}) and at least {_pct(an.MIN_EFFECT)}/yr relative growth "
-        "are needed to call a tool rising or declining; single steps are removed and flagged.",
+        "Each label compares the last 12 months with the 12 before in three readings: the plain "
+        "change, the change of the typical month (robust to one-off spikes) and the change "
+        "relative to the median tracked tool (the market's drift). A tool is rising or declining "
+        f"only when all three agree (rising: at least {_pct(an.RISE['r'])} plain and "
+        f"{_pct(an.RISE['rm'])} on the other two; declining: at most {_pct(an.FALL['r'])} and "
+        f"{_pct(an.FALL['rm'])}); a tool's own level shift is kept and flagged, never removed. "
+        "Labels resting on release cadence alone are low confidence.",
         "",
     ]
-    if a.missing:
+    down = _down_sources(a)
+    missing = list(a.missing) + _down_notes(down, md_escape)
+    if missing:
         # tracker's own sentences (no upstream text): their `commands` stay Markdown code
-        lines += ["## Missing data", ""] + [f"- {m}" for m in a.missing] + [""]
+        lines += ["## Missing data", ""] + [f"- {m}" for m in missing] + [""]
     n_r = [t for t in a.tools if t.label == "rising"]
     n_d = [t for t in a.tools if t.label == "declining"]
     lines += [
@@ -606,14 +789,18 @@ def _markdown(a: an.Analysis) -> str:
         lines += [f"- {e(_skill_sentence(s))}"]
     lines.append("")
     for label in ("rising", "declining"):
-        picked = [t for t in a.tools if t.label == label]
+        # a label resting on release cadence alone (low confidence) never heads the list
+        picked = sorted(
+            (t for t in a.tools if t.label == label), key=lambda t: t.confidence == "low"
+        )
         lines += [f"## {label.capitalize()} tools", ""]
         if not picked:
             lines += [f"No tool is {label} on the evidence.", ""]
             continue
         lines += ["| tool | skill | driven by | evidence |", "|---|---|---|---|"]
         for t in picked:
-            lines.append(f"| {e(t.name)} | {e(t.skill_title)} | {e(t.driver)} | {e(t.reason)} |")
+            driver = f"{t.driver} (low confidence)" if t.confidence == "low" else t.driver
+            lines.append(f"| {e(t.name)} | {e(t.skill_title)} | {e(driver)} | {e(t.reason)} |")
         lines.append("")
     lines += ["## All tools", ""]
     for s in a.skills:
@@ -623,33 +810,48 @@ def _markdown(a: an.Analysis) -> str:
         lines += [
             f"### {e(s.title)}",
             "",
-            "| tool | headline | driven by | downloads | stars | releases | flags |",
-            "|---|---|---|---|---|---|---|",
+            "| tool | headline | driven by | downloads | stars | releases | job posts "
+            "| SO questions | flags |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for t in tools:
             cells = [
-                t.metrics[m].label if m in t.metrics else "no data"
-                for m in ("downloads", "stars", "releases")
+                e(t.metrics[m].label if m in t.metrics else "no data")
+                for m in ("downloads", "stars", "releases", "job_posts", "questions")
             ]
-            flags = "; ".join(f["text"] for f in t.flags)
+            flags = "; ".join(f["text"] for f in _row_flags(t, down))
             lines.append(
-                f"| {e(t.name)} | {e(t.label)} | {e(t.driver or '-')} | {e(cells[0])} | "
-                f"{e(cells[1])} | {e(cells[2])} | {e(flags or '-')} |"
+                f"| {e(t.name)} | {e(t.label)} | {e(t.driver or '-')} | {' | '.join(cells)} | "
+                f"{e(flags or '-')} |"
             )
         lines.append("")
+    flagged, tracked, kinds = _flag_counts(a)
     lines += [
         "## Data quality",
         "",
-        "| source | last run | last success | state |",
-        "|---|---|---|---|",
+        "| source | last run | status | last success | errors, 7 days | state |",
+        "|---|---|---|---|---:|---|",
     ]
     for src in a.sources:
         lines.append(
-            f"| {e(src['source'])} | {e(src['last_status'])} | {e(src['last_success_at'] or 'never')} "
-            f"| {e('; '.join(src['problems']) or 'ok')} |"
+            f"| {e(src['source'])} | {e(_when(src['last_run_at']))} | {e(src['last_status'])} "
+            f"| {e(_when(src['last_success_at']))} | {src['errors_7d']} "
+            f"| {e(_source_state(src, down))} |"
         )
     if not a.sources:
-        lines.append("| - | no collection run recorded | - | - |")
+        lines.append("| - | no collection run recorded | - | - | - | - |")
+    lines += [
+        "",
+        f"{flagged} of {tracked} tracked tools carry data-quality flags; tools per kind of "
+        f"flag: {e(kinds)}."
+        + (
+            " A source whose last collection failed for every tool ("
+            + e(", ".join(sorted(down)))
+            + ") is said once, under Missing data, not in each tool's row."
+            if down
+            else ""
+        ),
+    ]
     lines += ["", "## Not trackable", ""]
     lines += [f"- **{e(n['name'])}** ({e(n['skill'])}): {e(n['reason'])}" for n in a.not_trackable]
     if not a.not_trackable:
@@ -666,17 +868,17 @@ def _json(a: an.Analysis) -> dict[str, Any]:
         "as_of": a.as_of.isoformat(),
         "tracker_version": __version__,
         "windows": {
-            "trend_months_end_before": a.windows.cur_month.isoformat(),
-            "trend_months": a.windows.months,
-            "trend_quarters_end_before": a.windows.cur_quarter.isoformat(),
-            "trend_quarters": a.windows.quarters,
+            "labels": "later 365 days vs the 365 before, ending at each metric's window_end",
+            "chart_months_end_before": a.windows.cur_month.isoformat(),
+            "share_quarters_end_before": a.windows.cur_quarter.isoformat(),
         },
         "thresholds": {
-            "alpha": an.ALPHA,
-            "min_effect_growth_per_year": an.MIN_EFFECT,
-            "min_points_monthly": an.MIN_POINTS_MONTHLY,
-            "min_points_quarterly": an.MIN_POINTS_QUARTERLY,
-            "min_volume": an.MIN_VOLUME,
+            "rising_at_least": an.RISE,
+            "declining_at_most": an.FALL,
+            "min_z_counts": an.MIN_Z,
+            "sub_windows_per_year": an.SUBS,
+            "min_known_share_of_year": an.MIN_KNOWN,
+            "min_volume_per_year": an.MIN_VOLUME,
             "min_coverage": an.MIN_COVERAGE,
             "min_baseline_tools": an.MIN_BASELINE_TOOLS,
             "step_factor": an.STEP_FACTOR,
@@ -693,6 +895,9 @@ def _json(a: an.Analysis) -> dict[str, Any]:
                 "skill": s.skill,
                 "title": s.title,
                 "label": s.label,
+                "driver": s.driver,
+                "reason": s.reason,
+                "metrics": s.metric_labels,
                 "share_metric": s.share_metric,
                 "growth": s.growth,
                 "counts": s.counts,
@@ -711,9 +916,15 @@ def _json(a: an.Analysis) -> dict[str, Any]:
                 "trackable": t.trackable,
                 "label": t.label,
                 "driver": t.driver,
+                "confidence": t.confidence,
                 "reason": t.reason,
                 "metrics": {
-                    m: {"label": mt.label, "reason": mt.reason, "inputs": mt.inputs}
+                    m: {
+                        "label": mt.label,
+                        "confidence": mt.confidence,
+                        "reason": mt.reason,
+                        "inputs": mt.inputs,
+                    }
                     for m, mt in t.metrics.items()
                 },
                 "flags": t.flags,
@@ -727,9 +938,25 @@ def _json(a: an.Analysis) -> dict[str, Any]:
     }
 
 
-def write_report(con: duckdb.DuckDBPyConnection, out_dir: Path, as_of: date) -> ReportResult:
-    """Write ``out_dir``/index.html, summary.md and trends.json for ``as_of`` (UTC date)."""
+def write_report(
+    con: duckdb.DuckDBPyConnection,
+    out_dir: Path,
+    as_of: date,
+    *,
+    clock: Clock = utc_now,
+    save_labels: bool = True,
+) -> ReportResult:
+    """Write ``out_dir``/index.html, summary.md and trends.json for ``as_of`` (UTC date).
+
+    With ``save_labels`` (the default) the labels also go to `tool_labels` / `skill_labels`:
+    ``con`` must then be a write connection held under the writer lock.
+    """
     analysis = an.analyse(con, as_of)
+    if save_labels:
+        from tracker.warehouse.labels import save_labels as save
+
+        tool_rows, skill_rows = an.label_rows(analysis)
+        save(con, as_of, tool_rows, skill_rows, naive_utc(clock()))
     out_dir.mkdir(parents=True, exist_ok=True)
     files = (out_dir / "index.html", out_dir / "summary.md", out_dir / "trends.json")
     files[0].write_text(_html(analysis), encoding="utf-8")

@@ -224,6 +224,25 @@ def _migrate(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         raise WarehouseError(f"cannot create the views in {path}: {exc}") from exc
 
 
+_HOLDER_RE = re.compile(r"lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
+
+
+def _held_open_message(path: Path, duckdb_message: str, *, read_only: bool) -> str:
+    """One line for a DB file another process holds open, naming that process when known."""
+    found = _HOLDER_RE.search(duckdb_message)
+    holder = f" (pid {found['pid']}: {Path(found['program']).name})" if found else ""
+    if read_only:  # a writer holds it: a collect or a scheduled job
+        return (
+            f"{path} is open for writing in another process{holder}, a running collect most "
+            "likely; wait for it to finish and try again"
+        )
+    return (
+        f"{path} is open in another process{holder}; DuckDB lets tracker write only while no "
+        "other process has the file open, even read-only: close that program (a SQL client, a "
+        "notebook, a running tracker) and try again"
+    )
+
+
 def _connect(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
     import duckdb
 
@@ -232,10 +251,7 @@ def _connect(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
     except duckdb.IOException as exc:
         msg = str(exc)
         if "lock" in msg.lower():
-            raise WarehouseError(
-                f"{path} is open in another process (a running tracker, or a SQL client); "
-                "close it and try again"
-            ) from exc
+            raise WarehouseError(_held_open_message(path, msg, read_only=read_only)) from exc
         raise WarehouseError(f"cannot open {path}: {msg.splitlines()[0]}") from exc
     except duckdb.Error as exc:
         first = str(exc).splitlines()[0]

@@ -7,6 +7,7 @@ TEMP tables (allowed on a read-only connection). Nothing here loops over rows in
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -32,10 +33,19 @@ class Windows:
 # value NULL = unknown (before the tool's first data, a download month with too few days, or after
 # the newest star week); 0 = a known zero. Downloads use the month's estimate scaled from its
 # covered days; a month covered on fewer than $min_coverage of its days is a gap (NULL).
+# ---- one read of the views: the months the report looks at, materialised once ---------------
+# tool_trends (monthly_metrics with the tool's skill and shares) for the months from $floor_month
+# (the oldest month any chart or window needs) to the last complete month; every monthly query
+# below reads this table instead of scanning the views (and downloads_daily) again.
+_MONTHLY = """
+CREATE OR REPLACE TEMP TABLE _rpt_monthly AS
+SELECT * FROM tool_trends WHERE month >= $floor_month AND month < $cur_month
+"""
+
 _POINTS = """
 CREATE OR REPLACE TEMP TABLE _rpt_points AS
 WITH mm AS (
-    SELECT * FROM monthly_metrics WHERE month < $cur_month
+    SELECT * FROM _rpt_monthly
 ), star_span AS (
     SELECT tool_id, min(month) AS s_first, max(month) AS s_last
     FROM mm WHERE stars_added IS NOT NULL GROUP BY tool_id
@@ -112,117 +122,212 @@ WITH y AS (
 SELECT * FROM sized
 """
 
-# ---- step-adjusted log values: a single level shift does not become a trend -------------------
-_ADJ = """
-CREATE OR REPLACE TEMP TABLE _rpt_adj AS
-SELECT p.tool_id, p.metric, p.t, p.value,
-       ln(1 + greatest(p.value, 0))
-         - CASE WHEN s.step_t IS NOT NULL AND p.t >= s.step_t THEN s.step_log ELSE 0 END AS y
-FROM _rpt_points p
-LEFT JOIN _rpt_steps s USING (tool_id, metric)
-WHERE p.value IS NOT NULL
+# ---- the three readings: later 12 months vs earlier 12 months, per (tool, metric) -----------
+# Each metric becomes a daily rate: a star week's gain spread over its 7 days (weeks between a
+# tool's first and last complete week that are missing count as 0: the span is known), the
+# downloads of a day (all packages, ClickPy preferred; a day without a figure is unknown), and
+# releases on their day (known from the tool's first release on). The window ends at $end_<metric>
+# (the as-of date, or the newest stored data of that metric when it is older), the later year is
+# (end-365, end], the earlier year (end-730, end-365], each cut into $subs_<metric> equal
+# sub-windows (12 months; 4 quarters for releases).
+_SUBS = """
+CREATE OR REPLACE TEMP TABLE _rpt_subs AS
+WITH ends AS (
+    SELECT 'stars' AS metric, $end_stars::DATE AS e, $subs_m::INTEGER AS k
+    UNION ALL SELECT 'downloads', $end_downloads::DATE, $subs_m::INTEGER
+    UNION ALL SELECT 'releases', $end_releases::DATE, $subs_q::INTEGER
+    UNION ALL SELECT 'job_posts', $end_job_posts::DATE, $subs_m::INTEGER
+    UNION ALL SELECT 'questions', $end_questions::DATE, $subs_m::INTEGER
+), days AS (  -- o = day offset in the two years (0 = the oldest day, e - 729)
+    SELECT metric, e, k, o::INTEGER AS o FROM ends, range(730) r(o)
+)
+SELECT metric, e, k, o >= 365 AS later, ((o % 365) * k) // 365 AS sub,
+       (e - 729 + min(o))::DATE AS lo, (e - 729 + max(o))::DATE AS hi, count(*) AS length
+FROM days GROUP BY metric, e, k, later, sub
 """
 
-_PAIRS = """
-CREATE OR REPLACE TEMP TABLE _rpt_pairs AS
-SELECT a.tool_id, a.metric, (b.y - a.y) AS dy, (b.t - a.t) AS dt
-FROM _rpt_adj a JOIN _rpt_adj b
-  ON a.tool_id = b.tool_id AND a.metric = b.metric AND a.t < b.t
+_SPANS = """
+CREATE OR REPLACE TEMP TABLE _rpt_spans AS
+SELECT tool_id, 'stars' AS metric, min(week_start) AS first_day, max(week_start) + 6 AS last_day
+FROM star_history WHERE week_start + 6 <= $as_of GROUP BY tool_id
+UNION ALL
+SELECT tool_id, 'releases', min(released_at)::DATE, $end_releases::DATE FROM releases
+WHERE released_at IS NOT NULL AND NOT is_prerelease AND NOT is_yanked GROUP BY tool_id
 """
 
-# ---- per (tool, metric): window sums, YoY, momentum, Theil-Sen slope, Mann-Kendall S ---------
-# recent = the last 12 months (4 quarters), prior = the 12 months (4 quarters) before.
-# momentum = the last 3 months (1 quarter) vs the 3 months (1 quarter) before: about 90 days.
+# Per (tool, metric, year, sub-window): the total and the days known. Stars: the weeks between a
+# tool's first and last complete week are known (a missing week is 0); downloads: the days with
+# a figure; releases: the days since the tool's first release.
+_SUBAGG = """
+CREATE OR REPLACE TEMP TABLE _rpt_subagg AS
+WITH pts AS (
+    SELECT tool_id, 'stars' AS metric, (week_start + r.k::INTEGER) AS day,
+           stars_added / 7.0 AS v
+    FROM star_history, range(7) r(k)
+    WHERE week_start + 6 <= $as_of AND week_start > $end_stars - 736 AND week_start <= $end_stars
+    UNION ALL
+    SELECT tool_id, 'downloads', day, sum(downloads)::DOUBLE FROM downloads_preferred
+    WHERE day > $end_downloads - 730 AND day <= $end_downloads GROUP BY ALL
+    UNION ALL
+    SELECT tool_id, 'releases', released_at::DATE,
+           count(DISTINCT regexp_replace(lower(version), '^v', ''))::DOUBLE
+    FROM releases
+    WHERE released_at IS NOT NULL AND NOT is_prerelease AND NOT is_yanked
+      AND released_at::DATE > $end_releases - 730 AND released_at::DATE <= $end_releases
+    GROUP BY ALL
+    UNION ALL  -- demand: a month's mentions spread over its days (complete months only)
+    SELECT tool_id, CASE source WHEN 'hn' THEN 'job_posts' ELSE 'questions' END,
+           (month + r.k::INTEGER)::DATE,
+           mentions / datediff('day', month, (month + INTERVAL 1 MONTH)::DATE)
+    FROM demand_monthly, range(31) r(k)
+    WHERE r.k < datediff('day', month, (month + INTERVAL 1 MONTH)::DATE)
+      AND (month + INTERVAL 1 MONTH)::DATE <= $as_of_next
+      AND month > least($end_job_posts, $end_questions) - 760
+), ends AS (SELECT DISTINCT metric, e, k FROM _rpt_subs),
+vals AS (
+    SELECT p.tool_id, p.metric, datediff('day', e.e - 729, p.day) AS o, p.v, e.k
+    FROM pts p JOIN ends e USING (metric)
+    WHERE p.day > e.e - 730 AND p.day <= e.e
+), agg AS (
+    SELECT tool_id, metric, o >= 365 AS later, ((o % 365) * k) // 365 AS sub,
+           sum(v) AS total, count(*) AS days
+    FROM vals GROUP BY ALL
+), grid AS (  -- every sub-window of a tool with data in the window
+    SELECT t.tool_id, s.* FROM (SELECT DISTINCT tool_id, metric FROM agg) t
+    JOIN _rpt_subs s USING (metric)
+)
+SELECT g.tool_id, g.metric, g.sub, g.later, g.length, coalesce(a.total, 0) AS total,
+       CASE WHEN g.metric IN ('downloads', 'job_posts', 'questions') THEN coalesce(a.days, 0)
+            ELSE greatest(0, datediff('day', greatest(g.lo, sp.first_day),
+                                       least(g.hi, sp.last_day)) + 1)
+       END AS known
+FROM grid g
+LEFT JOIN agg a USING (tool_id, metric, later, sub)
+LEFT JOIN _rpt_spans sp USING (tool_id, metric)
+"""
+
+_READINGS = """
+CREATE OR REPLACE TEMP TABLE _rpt_readings AS
+WITH sub AS (  -- a sub-window counts when at least half of it is known
+    SELECT *, total / nullif(known, 0) AS rate, known * 2 >= length AS usable FROM _rpt_subagg
+), yr AS (
+    SELECT tool_id, metric,
+           sum(total) FILTER (WHERE NOT later) AS earlier_total,
+           sum(known) FILTER (WHERE NOT later) AS earlier_known,
+           sum(length) FILTER (WHERE NOT later) AS earlier_length,
+           sum(total) FILTER (WHERE later) AS later_total,
+           sum(known) FILTER (WHERE later) AS later_known,
+           sum(length) FILTER (WHERE later) AS later_length,
+           median(rate) FILTER (WHERE NOT later AND usable) AS earlier_median,
+           median(rate) FILTER (WHERE later AND usable) AS later_median,
+           count(*) FILTER (WHERE NOT later AND usable) AS earlier_subs,
+           count(*) FILTER (WHERE later AND usable) AS later_subs,
+           max(k) AS k
+    FROM sub JOIN (SELECT DISTINCT metric, k FROM _rpt_subs) USING (metric)
+    GROUP BY ALL
+)
+SELECT tool_id, metric, k AS subs_per_year,
+       earlier_total, later_total, earlier_known, later_known, earlier_length, later_length,
+       earlier_subs, later_subs,
+       -- per-year volume at the known rate (what a whole year would hold)
+       365.0 * earlier_total / nullif(earlier_known, 0) AS earlier_volume,
+       365.0 * later_total / nullif(later_known, 0) AS later_volume,
+       (later_total / nullif(later_known, 0)) / nullif(earlier_total / nullif(earlier_known, 0), 0)
+         AS r,
+       later_median / nullif(earlier_median, 0) AS rm,
+       earlier_median, later_median
+FROM yr
+"""
+
+# the baseline of each metric: the median plain ratio of the tools that can be judged
+_BASELINE = """
+CREATE OR REPLACE TEMP TABLE _rpt_baseline AS
+SELECT metric, count(r) AS n_tools, median(r) AS median_r
+FROM _rpt_readings
+WHERE r IS NOT NULL AND earlier_known >= $min_known * earlier_length
+  AND later_known >= $min_known * later_length
+  AND earlier_volume >= CASE metric WHEN 'stars' THEN $min_volume_stars
+                                    WHEN 'downloads' THEN $min_volume_downloads
+                                    WHEN 'releases' THEN $min_volume_releases
+                                    ELSE $min_volume_demand END
+GROUP BY metric
+"""
+
+# ---- flags: spikes, gaps and estimates from the monthly points of the window -----------------
 _STATS = """
 CREATE OR REPLACE TEMP TABLE _rpt_stats AS
-WITH pts AS (
-    SELECT p.*,
-           CASE WHEN metric = 'releases' THEN $quarters ELSE $months END AS n_win,
-           CASE WHEN metric = 'releases' THEN 4 ELSE 12 END AS yr,
-           CASE WHEN metric = 'releases' THEN 1 ELSE 3 END AS mo
-    FROM _rpt_points p
-), agg AS (
+WITH agg AS (
     SELECT tool_id, metric,
            count(value) AS n_points,
-           sum(value) AS volume,
            min(period) FILTER (WHERE value IS NOT NULL) AS first_period,
            min(t) FILTER (WHERE value IS NOT NULL) AS first_t,
-           avg(value) FILTER (WHERE t >= n_win - yr) AS recent_avg,
-           count(value) FILTER (WHERE t >= n_win - yr) AS recent_n,
-           avg(value) FILTER (WHERE t >= n_win - 2 * yr AND t < n_win - yr) AS prior_avg,
-           count(value) FILTER (WHERE t >= n_win - 2 * yr AND t < n_win - yr) AS prior_n,
-           avg(value) FILTER (WHERE t >= n_win - mo) AS mom_recent,
-           avg(value) FILTER (WHERE t >= n_win - 2 * mo AND t < n_win - mo) AS mom_prior,
            count(*) FILTER (WHERE estimate) AS estimate_periods,
            max(value) AS max_value,
            arg_max(period, value) AS max_period,
            median(value) AS median_value
-    FROM pts GROUP BY ALL
+    FROM _rpt_points GROUP BY ALL
 ), gaps AS (
     SELECT p.tool_id, p.metric, count(*) AS gap_periods
     FROM _rpt_points p JOIN agg a USING (tool_id, metric)
     WHERE p.value IS NULL AND p.t > a.first_t GROUP BY ALL
-), slope AS (
-    SELECT tool_id, metric, median(dy / dt) AS slope, sum(sign(dy)) AS mk_s_raw
-    FROM _rpt_pairs GROUP BY ALL
-), ties AS (
-    SELECT tool_id, metric, sum(k * (k - 1) * (2 * k + 5)) AS tie_term
-    FROM (SELECT tool_id, metric, count(*) AS k FROM _rpt_adj
-          GROUP BY tool_id, metric, round(y, 9) HAVING count(*) > 1)
-    GROUP BY ALL
 )
-SELECT a.*, coalesce(g.gap_periods, 0) AS gap_periods,
-       a.recent_avg / nullif(a.prior_avg, 0) AS yoy,
-       a.mom_recent / nullif(a.mom_prior, 0) AS momentum,
-       s.slope, s.mk_s_raw, coalesce(ti.tie_term, 0) AS tie_term_raw,
-       st.step_period, exp(st.step_log) AS step_ratio,
-       a.n_points >= CASE WHEN a.metric = 'releases' THEN $min_points_q ELSE $min_points_m END
-         AND coalesce(a.volume, 0) >= CASE a.metric WHEN 'stars' THEN $min_volume_stars
-                                                 WHEN 'downloads' THEN $min_volume_downloads
-                                                 ELSE $min_volume_releases END
-         AS eligible
+SELECT a.*, coalesce(g.gap_periods, 0) AS gap_periods, st.step_period,
+       exp(st.step_log) AS step_ratio
 FROM agg a
 LEFT JOIN gaps g USING (tool_id, metric)
-LEFT JOIN slope s USING (tool_id, metric)
-LEFT JOIN ties ti USING (tool_id, metric)
 LEFT JOIN _rpt_steps st USING (tool_id, metric)
 """
 
-# ---- the baseline: median slope and median YoY of every eligible tool, per metric ------------
-_BASELINE = """
-CREATE OR REPLACE TEMP TABLE _rpt_baseline AS
-SELECT metric, count(*) AS n_tools,
-       median(slope) AS median_slope_all, median(yoy) AS median_yoy_all,
-       CASE WHEN count(*) >= $min_baseline_tools THEN median(slope) ELSE 0 END AS baseline_slope,
-       CASE WHEN count(*) >= $min_baseline_tools THEN median(yoy) ELSE 1 END AS baseline_yoy
-FROM _rpt_stats WHERE eligible GROUP BY metric
+_METRIC_STATS = """
+SELECT rd.tool_id, rd.metric, rd.subs_per_year, rd.earlier_volume, rd.later_volume,
+       rd.earlier_known, rd.earlier_length, rd.later_known, rd.later_length,
+       rd.earlier_subs, rd.later_subs, rd.earlier_total, rd.later_total,
+       rd.r, rd.rm, rd.earlier_median, rd.later_median,
+       b.median_r AS baseline_r, coalesce(b.n_tools, 0) AS baseline_tools,
+       st.first_period, st.estimate_periods, st.gap_periods, st.max_value, st.max_period,
+       st.median_value, st.step_period, st.step_ratio,
+       CASE rd.metric WHEN 'stars' THEN $end_stars WHEN 'downloads' THEN $end_downloads
+                      WHEN 'job_posts' THEN $end_job_posts WHEN 'questions' THEN $end_questions
+                      ELSE $end_releases END AS window_end
+FROM _rpt_readings rd
+LEFT JOIN _rpt_baseline b USING (metric)
+LEFT JOIN _rpt_stats st USING (tool_id, metric)
+ORDER BY rd.tool_id, rd.metric
 """
 
-# ---- Mann-Kendall S against the baseline trend: signs of (dy - baseline * dt) ----------------
-_RELATIVE = """
-WITH rel AS (
-    SELECT p.tool_id, p.metric, sum(sign(p.dy - b.baseline_slope * p.dt)) AS mk_s_rel
-    FROM _rpt_pairs p JOIN _rpt_baseline b USING (metric) GROUP BY ALL
-), rel_ties AS (
-    SELECT tool_id, metric, sum(k * (k - 1) * (2 * k + 5)) AS tie_term
-    FROM (SELECT a.tool_id, a.metric, count(*) AS k FROM _rpt_adj a
-          JOIN _rpt_baseline b USING (metric)
-          GROUP BY a.tool_id, a.metric, round(a.y - b.baseline_slope * a.t, 9)
-          HAVING count(*) > 1)
+# skills: the summed series of the skill's judged tools (_rpt_judged, filled by the analysis)
+_SKILL_READINGS = """
+WITH sub AS (
+    SELECT t.skill, a.metric, a.sub, a.later, sum(a.total / nullif(a.known, 0)) AS rate
+    FROM _rpt_subagg a JOIN _rpt_judged j USING (tool_id, metric) JOIN tools t USING (tool_id)
+    WHERE a.known * 2 >= a.length
     GROUP BY ALL
+), yr AS (
+    SELECT t.skill, r.metric, count(*) AS tools, sum(r.earlier_volume) AS earlier,
+           sum(r.later_volume) AS later
+    FROM _rpt_readings r JOIN _rpt_judged j USING (tool_id, metric) JOIN tools t USING (tool_id)
+    GROUP BY ALL
+), med AS (
+    SELECT skill, metric, median(rate) FILTER (WHERE NOT later) AS earlier_median,
+           median(rate) FILTER (WHERE later) AS later_median
+    FROM sub GROUP BY ALL
 )
-SELECT s.tool_id, s.metric, s.n_points, s.volume, s.first_period, s.recent_avg, s.recent_n,
-       s.prior_avg, s.prior_n, s.mom_recent, s.mom_prior, s.yoy, s.momentum,
-       s.estimate_periods, s.gap_periods, s.max_value, s.max_period, s.median_value,
-       s.slope, s.mk_s_raw, s.tie_term_raw, r.mk_s_rel, coalesce(rt.tie_term, 0) AS tie_term_rel,
-       s.step_period, s.step_ratio, s.eligible,
-       coalesce(b.baseline_slope, 0) AS baseline_slope, coalesce(b.baseline_yoy, 1) AS baseline_yoy,
-       coalesce(b.n_tools, 0) AS baseline_tools
-FROM _rpt_stats s
-LEFT JOIN rel r USING (tool_id, metric)
-LEFT JOIN rel_ties rt USING (tool_id, metric)
-LEFT JOIN _rpt_baseline b USING (metric)
-ORDER BY s.tool_id, s.metric
+SELECT yr.skill, yr.metric, yr.tools, yr.earlier, yr.later, med.earlier_median, med.later_median
+FROM yr LEFT JOIN med USING (skill, metric) ORDER BY yr.skill, yr.metric
+"""
+
+# the newest stored data of each metric (the window ends there when the as-of date is later)
+_DATA_ENDS = """
+SELECT (SELECT max(week_start) + 6 FROM star_history WHERE week_start + 6 <= $as_of) AS stars,
+       (SELECT max(day) FROM downloads_daily WHERE day <= $as_of) AS downloads,
+       (SELECT max((month + INTERVAL 1 MONTH)::DATE - 1) FROM demand_monthly
+          WHERE source = 'hn' AND (month + INTERVAL 1 MONTH)::DATE <= $as_of_next) AS job_posts,
+       (SELECT max((month + INTERVAL 1 MONTH)::DATE - 1) FROM demand_monthly
+          WHERE source = 'stackoverflow' AND (month + INTERVAL 1 MONTH)::DATE <= $as_of_next)
+         AS questions,
+       (SELECT max(released_at)::DATE FROM releases WHERE released_at < $as_of_next) AS releases,
+       (SELECT max(finished_at)::DATE FROM runs WHERE status IN ('ok', 'partial')
+          AND source IN ('pypi', 'github', 'apache') AND started_at < $as_of_next) AS releases_run
 """
 
 _TOOLS = """
@@ -297,7 +402,9 @@ FROM r LEFT JOIN e USING (source) ORDER BY r.source
 _STALE_TOOLS = """
 WITH last_err AS (
     SELECT e.source, e.tool_id, max(e.recorded_at) AS at, arg_max(e.error, e.recorded_at) AS error
-    FROM run_errors e WHERE e.tool_id IS NOT NULL AND e.recorded_at < $as_of_next GROUP BY ALL
+    FROM run_errors e JOIN runs r USING (run_id)
+    WHERE e.tool_id IS NOT NULL AND e.recorded_at < $as_of_next AND r.status <> 'interrupted'
+    GROUP BY ALL
 ), last_ok AS (
     SELECT source, max(finished_at) AS at FROM runs
     WHERE status IN ('ok', 'partial') AND started_at < $as_of_next GROUP BY source
@@ -311,7 +418,7 @@ _SKILL_SHARES = """
 WITH tq AS (
     SELECT skill, tool_id, month >= $recent_start AS recent,
            sum(stars_added) AS stars, sum(downloads_est) AS downloads
-    FROM tool_trends WHERE month >= $prior_start AND month < $cur_quarter GROUP BY ALL
+    FROM _rpt_monthly WHERE month >= $prior_start AND month < $cur_quarter GROUP BY ALL
 ), sh AS (
     SELECT *, stars / nullif(sum(stars) OVER (PARTITION BY skill, recent), 0) AS stars_share,
            downloads / nullif(sum(downloads) OVER (PARTITION BY skill, recent), 0) AS dl_share
@@ -332,7 +439,7 @@ _SKILL_GROWTH = """
 WITH s AS (
     SELECT skill, month >= $recent_start AS recent, sum(stars_added) AS stars,
            sum(downloads_est) AS downloads, sum(releases) AS releases
-    FROM skill_trends WHERE month >= $prior_start AND month < $cur_quarter GROUP BY ALL
+    FROM _rpt_monthly WHERE month >= $prior_start AND month < $cur_quarter GROUP BY ALL
 ), g AS (
     SELECT skill,
            max(stars) FILTER (WHERE recent) AS stars_recent,
@@ -355,7 +462,7 @@ _CHART_RANK = """
 CREATE OR REPLACE TEMP TABLE _rpt_rank AS
 WITH recent AS (
     SELECT skill, tool_id, sum(stars_added) AS stars, sum(downloads_est) AS downloads
-    FROM tool_trends WHERE month >= $cur_month - INTERVAL 12 MONTH AND month < $cur_month
+    FROM _rpt_monthly WHERE month >= $cur_month - INTERVAL 12 MONTH AND month < $cur_month
     GROUP BY ALL
 ), sh AS (
     SELECT skill, tool_id,
@@ -373,7 +480,7 @@ _CHART_MONTHLY = """
 SELECT t.skill, CASE WHEN r.rank <= $top_n THEN t.tool_id ELSE '' END AS series, t.month,
        sum(t.stars_added) AS stars, sum(t.downloads_est) AS downloads,
        sum(t.releases) AS releases
-FROM tool_trends t LEFT JOIN _rpt_rank r USING (skill, tool_id)
+FROM _rpt_monthly t LEFT JOIN _rpt_rank r USING (skill, tool_id)
 WHERE t.month >= $chart_start AND t.month < $cur_month
 GROUP BY ALL ORDER BY t.skill, series, t.month
 """
@@ -382,27 +489,35 @@ _CHART_SHARES = """
 WITH q AS (
     SELECT t.skill, CASE WHEN r.rank <= $top_n THEN t.tool_id ELSE '' END AS series,
            date_trunc('quarter', t.month)::DATE AS quarter,
-           sum(t.stars_added) AS stars, sum(t.downloads_est) AS downloads
-    FROM tool_trends t LEFT JOIN _rpt_rank r USING (skill, tool_id)
+           sum(t.stars_added) AS stars, sum(t.downloads_est) AS downloads,
+           sum(t.hn_posts) AS job_posts, sum(t.so_questions) AS questions
+    FROM _rpt_monthly t LEFT JOIN _rpt_rank r USING (skill, tool_id)
     WHERE t.month >= $share_start AND t.month < $cur_quarter
     GROUP BY ALL
 )
 SELECT skill, series, quarter,
        stars / nullif(sum(stars) OVER (PARTITION BY skill, quarter), 0) AS stars_share,
-       downloads / nullif(sum(downloads) OVER (PARTITION BY skill, quarter), 0) AS dl_share
+       downloads / nullif(sum(downloads) OVER (PARTITION BY skill, quarter), 0) AS dl_share,
+       job_posts / nullif(sum(job_posts) OVER (PARTITION BY skill, quarter), 0) AS job_share,
+       questions / nullif(sum(questions) OVER (PARTITION BY skill, quarter), 0) AS q_share
 FROM q ORDER BY skill, series, quarter
 """
 
 _CHART_RANKS = "SELECT skill, tool_id, rank FROM _rpt_rank WHERE rank <= $top_n ORDER BY ALL"
 
 QUERIES: dict[str, str] = {
+    "monthly": _MONTHLY,
     "points": _POINTS,
     "steps": _STEPS,
-    "adjusted": _ADJ,
-    "pairs": _PAIRS,
     "stats": _STATS,
+    "subs": _SUBS,
+    "spans": _SPANS,
+    "subagg": _SUBAGG,
+    "readings": _READINGS,
     "baseline": _BASELINE,
-    "metric_stats": _RELATIVE,
+    "metric_stats": _METRIC_STATS,
+    "data_ends": _DATA_ENDS,
+    "skill_readings": _SKILL_READINGS,
     "tools": _TOOLS,
     "table_rows": _TABLE_ROWS,
     "sources": _SOURCES,
@@ -417,12 +532,16 @@ QUERIES: dict[str, str] = {
 
 
 def _params(sql: str, params: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in params.items() if f"${k}" in sql}
+    used = set(re.findall(r"\$([A-Za-z_][A-Za-z0-9_]*)", sql))
+    return {k: v for k, v in params.items() if k in used}
 
 
 def prepare_metric_stats(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> None:
     """Build the TEMP tables of the per (tool, metric) statistics (points .. baseline)."""
-    for name in ("points", "steps", "adjusted", "pairs", "stats", "baseline", "chart_rank"):
+    for name in (
+        "monthly", "points", "steps", "stats", "subs", "spans", "subagg", "readings", "baseline",
+        "chart_rank",
+    ):  # fmt: skip
         sql = QUERIES[name]
         con.execute(sql, _params(sql, params))
 

@@ -8,6 +8,7 @@ Write rules, one per table (the key is the table's primary key):
 - repo_snapshots   append (key tool_id, repo, observed_at)
 - repo_identities  upsert on tool_id
 - http_cache       upsert on url
+- demand_monthly   upsert on (tool_id, source, month): a re-read month replaces the stored one
 
 On a DuckLake target (see lake.py) the same rules run as DELETE + INSERT on the key, and every
 write is one transaction that is re-run when it conflicts with another writer's commit.
@@ -91,6 +92,12 @@ _UPSERTS: dict[str, str] = {
             catalog_name = excluded.catalog_name, created_at = excluded.created_at,
             description = excluded.description, updated_at = excluded.updated_at
     """,
+    "demand_monthly": """
+        INSERT INTO demand_monthly (tool_id, source, month, mentions, total)
+        SELECT tool_id, source, month, mentions, total FROM _src
+        ON CONFLICT (tool_id, source, month) DO UPDATE SET
+            mentions = excluded.mentions, total = excluded.total
+    """,
     "http_cache": """
         INSERT INTO http_cache (url, etag, last_modified, updated_at)
         SELECT url, etag, last_modified, updated_at FROM _src
@@ -145,6 +152,13 @@ _ARROW_SCHEMAS: dict[str, list[tuple[str, str]]] = {
         ("created_at", "timestamp"),
         ("description", "string"),
         ("updated_at", "timestamp"),
+    ],
+    "demand_monthly": [
+        ("tool_id", "string"),
+        ("source", "string"),
+        ("month", "date"),
+        ("mentions", "int64"),
+        ("total", "int64"),
     ],
     "http_cache": [
         ("url", "string"),
@@ -210,6 +224,8 @@ _SOURCE_ROWS = {
     "apache": "SELECT count(*) FROM releases WHERE source = 'apache'",
     "pypistats": "SELECT count(*) FROM downloads_daily WHERE source = 'pypistats'",
     "clickpy": "SELECT count(*) FROM downloads_daily WHERE source = 'clickpy'",
+    "hn": "SELECT count(*) FROM demand_monthly WHERE source = 'hn'",
+    "stackoverflow": "SELECT count(*) FROM demand_monthly WHERE source = 'stackoverflow'",
 }
 
 
@@ -449,6 +465,26 @@ class Store:
             [self._now(), status, tools_ok, tools_failed, requests, rows_written, error, run_id],
         )
 
+    def interrupt_run(
+        self, run_id: int, *, tools_ok: int, tools_failed: int, requests: int, rows_written: int
+    ) -> None:
+        """Mark a still-running run ``interrupted`` at once (a second signal is ending the process).
+
+        Uses its own cursor: the caller may be a signal handler that interrupted a tool's open
+        transaction on the main connection (never committed) or another thread's job.
+        """
+        cur = self.con.cursor()
+        try:
+            cur.execute(
+                "UPDATE runs SET finished_at = ?, status = 'interrupted', tools_ok = ?,"
+                " tools_failed = ?, requests = ?, rows_written = ?,"
+                " error = 'stopped at once by a second signal; the tool in progress was not stored'"
+                " WHERE run_id = ? AND status = 'running'",
+                [self._now(), tools_ok, tools_failed, requests, rows_written, run_id],
+            )
+        finally:
+            cur.close()
+
     def add_run_error(self, run_id: int, source: str, tool_id: str | None, error: str) -> None:
         """Record one error of a run (tool_id None: the whole source)."""
         self._autocommit(
@@ -496,13 +532,14 @@ class Store:
     def write_batch(self, batch: ToolBatch) -> int:
         """Store one tool's batch in one transaction; return the number of rows written."""
         now = self._now()
-        r, d, s, p, i, h = (
+        r, d, s, p, i, h, m = (
             batch.releases,
             batch.downloads,
             batch.star_weeks,
             batch.snapshots,
             batch.identities,
             batch.http_cache,
+            batch.demand,
         )
 
         def body() -> int:
@@ -566,6 +603,16 @@ class Store:
                     [_naive(x.created_at) for x in i],
                     [x.description for x in i],
                     [now] * len(i),
+                ],
+            )
+            written += self._upsert(
+                "demand_monthly",
+                [
+                    [x.tool_id for x in m],
+                    [x.source for x in m],
+                    [x.month for x in m],
+                    [x.mentions for x in m],
+                    [x.total for x in m],
                 ],
             )
             self._upsert(
@@ -677,12 +724,16 @@ class Store:
         last_run = RunRow(*row) if row else None
         rows_sql = _SOURCE_ROWS.get(source)
         rows_row = con.execute(rows_sql).fetchone() if rows_sql else None
-        # stale: tools whose latest error in this source is newer than their latest success
+        # stale: tools whose latest error in this source is newer than their latest success.
+        # An interrupted run is neither: its "not collected: stop requested" tools keep the
+        # freshness of the last success, like the source does.
         stale = con.execute(
             """
             WITH last_err AS (
                 SELECT e.tool_id, max(r.started_at) AS at FROM run_errors e
-                JOIN runs r USING (run_id) WHERE e.source = ? AND e.tool_id IS NOT NULL GROUP BY 1
+                JOIN runs r USING (run_id)
+                WHERE e.source = ? AND e.tool_id IS NOT NULL AND r.status <> 'interrupted'
+                GROUP BY 1
             ), last_ok AS (
                 SELECT max(started_at) AS at FROM runs WHERE source = ? AND status IN ('ok','partial')
             )
@@ -761,6 +812,31 @@ class Store:
             [tool_id, source],
         ).fetchone()
         return row[0].replace(tzinfo=UTC) if row and row[0] is not None else None
+
+    # ---- demand cursors (hn, stackoverflow) ------------------------------------------------
+    def demand_months(self, source: str) -> dict[str, frozenset[date]]:
+        """Return, per tool, the months stored in `demand_monthly` for ``source``."""
+        rows = self.con.execute(
+            "SELECT tool_id, list(month) FROM demand_monthly WHERE source = ? GROUP BY tool_id",
+            [source],
+        ).fetchall()
+        return {str(r[0]): frozenset(r[1]) for r in rows}
+
+    def demand_totals(self, source: str) -> dict[date, int]:
+        """Return the stored month totals of ``source`` (the same for every tool of a month)."""
+        rows = self.con.execute(
+            "SELECT month, max(total) FROM demand_monthly WHERE source = ? GROUP BY month",
+            [source],
+        ).fetchall()
+        return {r[0]: int(r[1]) for r in rows}
+
+    def requests_since(self, source: str, since: datetime) -> int:
+        """Return the requests that runs of ``source`` started at or after ``since`` logged."""
+        row = self.con.execute(
+            "SELECT coalesce(sum(requests), 0) FROM runs WHERE source = ? AND started_at >= ?",
+            [source, _naive(since)],
+        ).fetchone()
+        return int(row[0]) if row else 0
 
     def _carry_repo_name(self, tool_id: str, repo_id: int, full_name: str) -> None:
         """After a rename (same GitHub id, new name), move the tool's GitHub rows to the new name.

@@ -33,6 +33,13 @@ QUALIFY row_number() OVER (
 --                   (= downloads when the month is complete; NULL when no day is covered)
 --   star_source     'github' (exact weekly history), 'snapshot' (derived from counters: an
 --                   estimate) or 'mixed'
+--   hn_posts        top-level "Ask HN: Who is hiring?" job posts naming the tool that month
+--                   (NULL: the month's thread was not collected)
+--   hn_total        the thread's top-level job posts (the denominator of hn_posts)
+--   so_questions    Stack Overflow questions with one of the tool's tags, summed over its tags
+--                   (a question carrying two of them counts twice); NULL: not collected
+--   so_total        every question asked on Stack Overflow that month
+-- A month with demand data only has NULL stars/downloads and releases = 0, as before.
 CREATE OR REPLACE VIEW monthly_metrics AS
 WITH stars AS (
     SELECT tool_id, date_trunc('month', week_start)::DATE AS month,
@@ -49,10 +56,18 @@ WITH stars AS (
     FROM releases
     WHERE released_at IS NOT NULL AND NOT is_prerelease AND NOT is_yanked
     GROUP BY ALL
+), demand AS (
+    SELECT tool_id, month,
+           max(mentions) FILTER (WHERE source = 'hn') AS hn_posts,
+           max(total) FILTER (WHERE source = 'hn') AS hn_total,
+           max(mentions) FILTER (WHERE source = 'stackoverflow') AS so_questions,
+           max(total) FILTER (WHERE source = 'stackoverflow') AS so_total
+    FROM demand_monthly GROUP BY ALL
 ), months AS (
     SELECT tool_id, month FROM stars
     UNION SELECT tool_id, month FROM dl
     UNION SELECT tool_id, month FROM rel
+    UNION SELECT tool_id, month FROM demand
 )
 SELECT m.tool_id, m.month, s.stars_added, d.downloads, coalesce(r.releases, 0) AS releases,
        coalesce(d.download_days, 0) AS download_days,
@@ -61,11 +76,13 @@ SELECT m.tool_id, m.month, s.stars_added, d.downloads, coalesce(r.releases, 0) A
             THEN round(d.downloads * datediff('day', m.month, (m.month + INTERVAL 1 MONTH)::DATE)
                        / d.download_days)::BIGINT
        END AS downloads_est,
-       s.star_source
+       s.star_source,
+       dm.hn_posts, dm.hn_total, dm.so_questions, dm.so_total
 FROM months m
 LEFT JOIN stars s USING (tool_id, month)
 LEFT JOIN dl d USING (tool_id, month)
-LEFT JOIN rel r USING (tool_id, month);
+LEFT JOIN rel r USING (tool_id, month)
+LEFT JOIN demand dm USING (tool_id, month);
 
 -- monthly_metrics with the tool's name and skill, and its share of its skill's new stars and
 -- (estimated) downloads that month (0..1; NULL when the skill has none that month).
@@ -75,7 +92,8 @@ SELECT t.tool_id, t.name, t.skill, m.month, m.stars_added, m.downloads, m.downlo
        m.stars_added / nullif(sum(m.stars_added) OVER (PARTITION BY t.skill, m.month), 0)
            AS stars_share,
        m.downloads_est / nullif(sum(m.downloads_est) OVER (PARTITION BY t.skill, m.month), 0)
-           AS downloads_share
+           AS downloads_share,
+       m.hn_posts, m.hn_total, m.so_questions, m.so_total
 FROM tools t JOIN monthly_metrics m USING (tool_id);
 
 -- Per skill and month: totals over the skill's tools, and how many tools reported each metric.
@@ -86,3 +104,11 @@ SELECT skill, month, sum(stars_added) AS stars_added, sum(downloads) AS download
        count(stars_added) AS tools_with_stars,
        count(downloads) AS tools_with_downloads
 FROM tool_trends GROUP BY ALL;
+
+-- The labels of the newest report (tool_labels / skill_labels keep every report's as-of date).
+CREATE OR REPLACE VIEW latest_tool_labels AS
+SELECT l.*, t.name, t.skill FROM tool_labels l JOIN tools t USING (tool_id)
+WHERE l.as_of = (SELECT max(as_of) FROM tool_labels);
+
+CREATE OR REPLACE VIEW latest_skill_labels AS
+SELECT * FROM skill_labels WHERE as_of = (SELECT max(as_of) FROM skill_labels);

@@ -1,4 +1,4 @@
--- 001: every table of DESIGN.md section 5. Times are naive TIMESTAMPs in UTC.
+-- 001: the warehouse tables (README: "The warehouse: tables and example SQL"). Times are naive TIMESTAMPs in UTC.
 
 CREATE TABLE skills (
     skill       VARCHAR PRIMARY KEY,
