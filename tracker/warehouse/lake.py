@@ -585,6 +585,10 @@ _UPSERT_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("tool_id",),
     ),
     "http_cache": (("url", "etag", "last_modified", "updated_at"), ("url",)),
+    "demand_monthly": (
+        ("tool_id", "source", "month", "mentions", "total"),
+        ("tool_id", "source", "month"),
+    ),
 }
 
 
@@ -606,6 +610,8 @@ LAKE_UPSERTS: dict[str, str] = {
     "releases": _replace_on_key("releases"),
     "repo_identities": _replace_on_key("repo_identities"),
     "http_cache": _replace_on_key("http_cache"),
+    # a re-read month replaces the stored figures (store.py: ON CONFLICT DO UPDATE)
+    "demand_monthly": _replace_on_key("demand_monthly"),
     # a stored 'github' week is never replaced by a 'snapshot' one: delete what is replaced,
     # then insert the keys that are no longer there (the protected ones still are)
     "star_history": """
