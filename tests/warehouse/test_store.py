@@ -175,6 +175,40 @@ def test_replace_all_swaps_a_derived_table(store: Any) -> None:
     assert store.con.execute("SELECT skill, title FROM skills").fetchall() == [("b", "B")]
 
 
+def test_replace_tables_replaces_only_the_rows_matching_where(store: Any) -> None:
+    """The report's labels: both tables of one as-of date in one transaction, others kept."""
+    from datetime import date as d
+
+    from tracker.warehouse.labels import save_labels
+
+    def tool_row(tool: str, label: str) -> dict[str, Any]:
+        return {"tool_id": tool, "metric": "stars", "label": label, "confidence": "normal",
+                "r": 1.5, "window_end": d(2025, 5, 31), "reason": "r"}  # fmt: skip
+
+    skill_row = {"skill": "orchestration", "metric": "headline", "label": "rising",
+                 "confidence": "normal", "tools_judged": 3, "tools_rising": 2,
+                 "tools_declining": 0, "tools_stable": 1, "reason": "r"}  # fmt: skip
+    at = datetime(2025, 6, 1, 12)
+    march, june = d(2025, 3, 1), d(2025, 6, 1)
+    save_labels(store.con, march, [tool_row("airflow", "stable")], [skill_row], at)
+    save_labels(store.con, june, [tool_row("airflow", "rising")], [skill_row], at)
+    save_labels(
+        store.con, june, [tool_row("airflow", "declining"), tool_row("dagster", "rising")], [], at
+    )
+    rows = store.con.execute(
+        "SELECT as_of, tool_id, label, r, window_end, written_at FROM tool_labels ORDER BY ALL"
+    ).fetchall()
+    assert rows == [
+        (march, "airflow", "stable", 1.5, d(2025, 5, 31), at),
+        (june, "airflow", "declining", 1.5, d(2025, 5, 31), at),
+        (june, "dagster", "rising", 1.5, d(2025, 5, 31), at),
+    ]
+    skills = store.con.execute("SELECT as_of, tools_judged FROM skill_labels").fetchall()
+    assert skills == [(march, 3)]
+    with pytest.raises(ValueError):
+        store.replace_all("tool_labels; DROP TABLE runs", rows)
+
+
 # ---- demand_monthly (hn, stackoverflow) ------------------------------------------------------
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -644,24 +644,47 @@ class Store:
             "store downloads",
         )
 
-    def replace_all(self, table: str, rows: Any) -> int:
+    def replace_all(
+        self, table: str, rows: Any, *, where: Mapping[str, object] | None = None
+    ) -> int:
         """Replace every row of a derived ``table`` (e.g. labels a report computes) with the
-        pyarrow Table ``rows`` (same column names), in one transaction, on either backend."""
-        if not table.isidentifier():
-            raise ValueError(table)
+        pyarrow Table ``rows`` (same column names), in one transaction, on either backend.
+
+        ``where`` (column -> value) limits the replaced rows to those matching it."""
+        return self.replace_tables({table: rows}, where=where)
+
+    def replace_tables(
+        self, tables: Mapping[str, Any], *, where: Mapping[str, object] | None = None
+    ) -> int:
+        """Replace the rows of several derived tables (table -> pyarrow Table) in ONE
+        transaction; ``where`` as for replace_all. Return the rows inserted."""
+        names = list(tables)
+        for name in [*names, *(where or {})]:
+            if not name.isidentifier():
+                raise ValueError(name)
+        cond = " AND ".join(f'"{col}" = ?' for col in where or {})
+        params = list((where or {}).values())
 
         def body() -> int:
             if self.lake:
                 self._bump()
-            self.con.execute(f'DELETE FROM "{table}"')
-            self.con.register("_replace_src", rows)
-            try:
-                self.con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM _replace_src')
-            finally:
-                self.con.unregister("_replace_src")
-            return int(rows.num_rows)
+            inserted = 0
+            for table in names:
+                rows = tables[table]
+                self.con.execute(
+                    f'DELETE FROM "{table}"' + (f" WHERE {cond}" if cond else ""), params
+                )
+                if not rows.num_rows:
+                    continue
+                self.con.register("_replace_src", rows)
+                try:
+                    self.con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM _replace_src')
+                finally:
+                    self.con.unregister("_replace_src")
+                inserted += int(rows.num_rows)
+            return inserted
 
-        return self._transaction(body, f"replace {table}")
+        return self._transaction(body, f"replace {', '.join(names)}")
 
     # ---- reads for collectors (cursors come from stored rows, not state files) -------------
     def http_validators(self, url: str) -> tuple[str | None, str | None]:
