@@ -126,6 +126,20 @@ def test_interrupted_runs_are_closed(store: Any) -> None:
     assert store.con.execute("SELECT status FROM runs").fetchall() == [("interrupted",)]
 
 
+def test_a_second_signal_closes_the_run_through_its_own_cursor(store: Any) -> None:
+    run_id = store.start_run("pypi")
+    done = store.start_run("pypi")
+    store.finish_run(done, status="ok", tools_ok=1, tools_failed=0, requests=1, rows_written=1)
+    store.con.execute("BEGIN TRANSACTION")  # a tool's open transaction, never committed
+    store.interrupt_run(run_id, tools_ok=2, tools_failed=1, requests=7, rows_written=30)
+    store.interrupt_run(done, tools_ok=0, tools_failed=0, requests=0, rows_written=0)
+    store.con.execute("ROLLBACK")
+    rows = store.con.execute(
+        "SELECT run_id, status, tools_ok, requests, rows_written FROM runs ORDER BY run_id"
+    ).fetchall()
+    assert rows == [(run_id, "interrupted", 2, 7, 30), (done, "ok", 1, 1, 1)]
+
+
 def test_refresh_tools_keeps_departed_tools(store: Any, tmp_path: Path) -> None:
     store.con.execute("UPDATE tools SET tool_id = 'old-tool' WHERE tool_id = 'sacred'")
     store.refresh_tools(load_catalog())

@@ -473,15 +473,24 @@ class Store:
         Uses its own cursor: the caller may be a signal handler that interrupted a tool's open
         transaction on the main connection (never committed) or another thread's job.
         """
+        sql = (
+            "UPDATE runs SET finished_at = ?, status = 'interrupted', tools_ok = ?,"
+            " tools_failed = ?, requests = ?, rows_written = ?,"
+            " error = 'stopped at once by a second signal; the tool in progress was not stored'"
+            " WHERE run_id = ? AND status = 'running'"
+        )
+        params = [self._now(), tools_ok, tools_failed, requests, rows_written, run_id]
         cur = self.con.cursor()
         try:
-            cur.execute(
-                "UPDATE runs SET finished_at = ?, status = 'interrupted', tools_ok = ?,"
-                " tools_failed = ?, requests = ?, rows_written = ?,"
-                " error = 'stopped at once by a second signal; the tool in progress was not stored'"
-                " WHERE run_id = ? AND status = 'running'",
-                [self._now(), tools_ok, tools_failed, requests, rows_written, run_id],
-            )
+            if self.lake:  # a cursor starts on the in-memory database: point it at the lake
+                from tracker.warehouse.lake import LAKE_ALIAS, run_transaction
+
+                cur.execute(f"USE {LAKE_ALIAS}")
+                run_transaction(
+                    cur, lambda: cur.execute(sql, params), what="interrupt run", sleep=self._sleep
+                )
+            else:
+                cur.execute(sql, params)
         finally:
             cur.close()
 
