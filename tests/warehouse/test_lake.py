@@ -182,6 +182,39 @@ def test_run_ids_stay_unique_across_connections(backend: Any) -> None:
         b.close()
 
 
+@pytest.mark.parametrize("backend", backend_params("lake-pg"), indirect=True)
+def test_processes_creating_one_new_lake_at_once_all_open_it(backend: Any) -> None:
+    """Each opener of a brand-new PostgreSQL lake tries to create its catalog tables; the ones
+    that lose the race attach again instead of failing (then migrate under retried commits)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def open_close(_: int) -> int:
+        con = backend.connect()
+        try:
+            row = con.execute("SELECT max(version) FROM schema_migrations").fetchone()
+            return int(row[0])
+        finally:
+            con.close()
+
+    with ThreadPoolExecutor(3) as pool:
+        versions = list(pool.map(open_close, range(3)))
+    assert versions == [migrations()[-1][0]] * 3
+    assert backend.query("SELECT count(*) FROM schema_migrations") == [(len(migrations()),)]
+
+
+def test_only_a_lost_creation_race_is_retried() -> None:
+    from tracker.warehouse.lake import _is_init_race
+
+    race = (
+        'Failed to initialize DuckLake: Failed to execute query "CREATE TABLE ...": ERROR:  '
+        'duplicate key value violates unique constraint "pg_type_typname_nsp_index"'
+    )
+    assert _is_init_race(Exception(race))
+    assert _is_init_race(Exception('Failed to initialize DuckLake: relation "x" already exists'))
+    assert not _is_init_race(Exception("Failed to initialize DuckLake: permission denied"))
+    assert not _is_init_race(Exception("duplicate key value violates unique constraint"))
+
+
 def _landscape_file(tmp_path: Path) -> Path:
     from tests.reports.conftest import build_landscape
 

@@ -207,8 +207,13 @@ def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def connect_lake(target: LakeTarget, *, read_only: bool) -> duckdb.DuckDBPyConnection:
-    """Return an in-memory DuckDB connection with ``target`` attached as the default database."""
+def connect_lake(
+    target: LakeTarget, *, read_only: bool, sleep: Callable[[float], None] = time.sleep
+) -> duckdb.DuckDBPyConnection:
+    """Return an in-memory DuckDB connection with ``target`` attached as the default database.
+
+    Two processes opening a brand-new lake at once both try to create its catalog tables; the
+    one that loses gets a duplicate-key error from PostgreSQL and attaches again (bounded)."""
     import duckdb
 
     remote = bool(_REMOTE_RE.match(target.data_path))
@@ -228,27 +233,46 @@ def connect_lake(target: LakeTarget, *, read_only: bool) -> duckdb.DuckDBPyConne
             raise WarehouseError(
                 f"cannot create the data path {target.data_path}: {exc.strerror}"
             ) from exc
-    con = duckdb.connect(
-        ":memory:",
-        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
-    )
-    try:
-        for path in files:
-            con.execute(f"LOAD {_sql_str(str(path))}")
-        con.execute("SET TimeZone = 'UTC'")
-        con.execute("SET enable_progress_bar = false")
-        options = [f"DATA_PATH {_sql_str(target.data_path)}"]
-        if read_only:
-            options.append("READ_ONLY")
-        con.execute(
-            f"ATTACH {_sql_str(PREFIX + target.catalog)} AS {LAKE_ALIAS} ({', '.join(options)})"
+    options = [f"DATA_PATH {_sql_str(target.data_path)}"]
+    if read_only:
+        options.append("READ_ONLY")
+    attach = f"ATTACH {_sql_str(PREFIX + target.catalog)} AS {LAKE_ALIAS} ({', '.join(options)})"
+    rng = random.Random()
+    for attempt in range(1, _INIT_ATTEMPTS + 1):
+        con = duckdb.connect(
+            ":memory:",
+            config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
         )
-        con.execute(f"USE {LAKE_ALIAS}")
-    except duckdb.Error as exc:
-        con.close()
-        first = target.mask(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-        raise WarehouseError(f"cannot open {target.display}: {first}") from None
-    return con
+        try:
+            for path in files:
+                con.execute(f"LOAD {_sql_str(str(path))}")
+            con.execute("SET TimeZone = 'UTC'")
+            con.execute("SET enable_progress_bar = false")
+            con.execute(attach)
+            con.execute(f"USE {LAKE_ALIAS}")
+        except duckdb.Error as exc:
+            con.close()
+            if attempt < _INIT_ATTEMPTS and _is_init_race(exc):
+                # another process is creating this new lake's catalog tables right now: once
+                # it has committed, attaching finds them
+                log.info("the lake is being created by another process; retrying the attach")
+                sleep(min(1.0, 0.05 * 2 ** (attempt - 1)) * (0.5 + rng.random() / 2))
+                continue
+            first = target.mask(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            raise WarehouseError(f"cannot open {target.display}: {first}") from None
+        return con
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+_INIT_ATTEMPTS = 8
+
+
+def _is_init_race(exc: BaseException) -> bool:
+    """True for a DuckLake catalog initialisation that lost a race with another process'."""
+    text = str(exc)
+    return "Failed to initialize DuckLake" in text and (
+        "duplicate key value" in text or "already exists" in text
+    )
 
 
 def is_lake(con: duckdb.DuckDBPyConnection) -> bool:
