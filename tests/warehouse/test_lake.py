@@ -4,6 +4,7 @@ and `tracker migrate` (file -> lake, file -> Parquet export -> lake, identical r
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -215,12 +216,43 @@ def test_only_a_lost_creation_race_is_retried() -> None:
     assert not _is_init_race(Exception("duplicate key value violates unique constraint"))
 
 
-def _landscape_file(tmp_path: Path) -> Path:
-    from tests.reports.conftest import build_landscape
+def _landscape_file(tmp_path: Path, *, labels: bool = False) -> Path:
+    """A file made by today's tracker: the report landscape plus demand rows; with ``labels``,
+    two reports' labels in `tool_labels` / `skill_labels` (written by `tracker report`)."""
+    from tests.reports.conftest import AS_OF, build_landscape
+    from tests.reports.synth import Synth, add_demand, noisy
 
     db = tmp_path / "landscape.duckdb"
     build_landscape(db)
+    s = Synth(db, AS_OF)
+    for i, tool in enumerate(("oozie", "airflow", "dagster", "prefect")):
+        add_demand(s, tool, "hn", noisy(30, 30, 400 + i))
+        add_demand(s, tool, "stackoverflow", noisy(200, 30, 500 + i))
+    s.close()
+    if labels:
+        for as_of in ("2025-03-10", "2025-06-15"):
+            r = CliRunner().invoke(
+                app,
+                ["report", "--db", str(db), "--out", str(tmp_path / "pre"), "--as-of", as_of],
+            )
+            assert r.exit_code == 0, r.output
     return db
+
+
+def _rows(backend_or_db: Any, table: str, *, exclude: str = "") -> list[tuple[Any, ...]]:
+    """Every row of ``table``, ordered (``exclude``: columns left out, e.g. written_at)."""
+    from tracker.warehouse.db import open_target
+
+    con = (
+        backend_or_db.connect(read_only=True)
+        if hasattr(backend_or_db, "connect")
+        else open_target(backend_or_db, read_only=True)
+    )
+    try:
+        cols = f"* EXCLUDE ({exclude})" if exclude else "*"
+        return con.execute(f'SELECT {cols} FROM "{table}" ORDER BY ALL').fetchall()
+    finally:
+        con.close()
 
 
 def _counts(backend_or_db: Any) -> dict[str, int]:
@@ -238,11 +270,14 @@ def _counts(backend_or_db: Any) -> dict[str, int]:
         con.close()
 
 
+LABEL_TABLES = ("tool_labels", "skill_labels")
+
+
 @pytest.mark.parametrize("backend", backend_params(*("lake-file", "lake-pg")), indirect=True)
 def test_migrate_a_file_to_the_lake_keeps_every_row_and_label(
     backend: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    db = _landscape_file(tmp_path)
+    db = _landscape_file(tmp_path, labels=True)
     for key, value in backend.env().items():
         if key == "TRACKER_DATA_PATH":
             monkeypatch.setenv(key, value)
@@ -252,15 +287,30 @@ def test_migrate_a_file_to_the_lake_keeps_every_row_and_label(
     before = _counts(db)
     assert doc["rows"] == before and _counts(backend) == before
     assert before["releases"] > 0 and before["runs"] == 3
-    # the same report (labels and evidence) from both
-    for name, spec in (("file", str(db)), ("lake", backend.spec)):
-        r = CliRunner().invoke(
-            app, ["report", "--db", spec, "--out", str(tmp_path / name), "--as-of", "2025-06-15"]
-        )
-        assert r.exit_code == 0, r.output
-    file_json = json.loads((tmp_path / "file" / "trends.json").read_text())
-    lake_json = json.loads((tmp_path / "lake" / "trends.json").read_text())
-    assert lake_json == file_json
+    # every table of today's schema is copied, demand and labels included
+    assert {"demand_monthly", *LABEL_TABLES} <= set(before)
+    assert before["demand_monthly"] == 4 * 2 * 30 and before["tool_labels"] > 0
+    # the labels arrive as they were: identical rows, both as-of dates
+    for table in LABEL_TABLES:
+        assert _rows(backend, table) == _rows(db, table)
+    assert {r[0] for r in _rows(backend, "tool_labels")} == {date(2025, 3, 10), date(2025, 6, 15)}
+    # the same report (labels and evidence) from both: a new as-of date and a repeated one
+    for as_of in ("2025-05-20", "2025-06-15"):
+        for name, spec in (("file", str(db)), ("lake", backend.spec)):
+            out = tmp_path / f"{name}-{as_of}"
+            r = CliRunner().invoke(
+                app, ["report", "--db", spec, "--out", str(out), "--as-of", as_of]
+            )
+            assert r.exit_code == 0, r.output
+        file_json = json.loads((tmp_path / f"file-{as_of}" / "trends.json").read_text())
+        lake_json = json.loads((tmp_path / f"lake-{as_of}" / "trends.json").read_text())
+        assert lake_json == file_json
+    # a report on the lake writes the labels a report on the file writes (written_at aside)
+    assert _counts(backend) == _counts(db)
+    for table in LABEL_TABLES:
+        lake_rows = _rows(backend, table, exclude="written_at")
+        assert lake_rows == _rows(db, table, exclude="written_at")
+        assert len({r[0] for r in lake_rows}) == 3  # three as-of dates, the repeat replaced
     # a second migrate into the now full lake is refused
     r = CliRunner().invoke(app, ["migrate", "--db", str(db), "--to", backend.spec])
     assert r.exit_code == 2 and "already holds data" in r.output
@@ -268,7 +318,7 @@ def test_migrate_a_file_to_the_lake_keeps_every_row_and_label(
 
 @pytest.mark.parametrize("backend", backend_params("lake-file"), indirect=True)
 def test_migrate_through_a_parquet_export(backend: Any, tmp_path: Path) -> None:
-    db = _landscape_file(tmp_path)
+    db = _landscape_file(tmp_path, labels=True)
     export = tmp_path / "export"
     r = CliRunner().invoke(app, ["migrate", "--db", str(db), "--to", f"parquet:{export}"])
     assert r.exit_code == 0, r.output
@@ -276,6 +326,8 @@ def test_migrate_through_a_parquet_export(backend: Any, tmp_path: Path) -> None:
     r = CliRunner().invoke(app, ["migrate", "--db", f"parquet:{export}", "--to", backend.spec])
     assert r.exit_code == 0, r.output
     assert _counts(backend) == _counts(db)
+    for table in ("demand_monthly", *LABEL_TABLES):
+        assert _rows(backend, table) == _rows(db, table)
     from tracker.warehouse import Store
 
     con = backend.connect()
@@ -289,7 +341,7 @@ def test_migrate_through_a_parquet_export(backend: Any, tmp_path: Path) -> None:
 
 
 def test_export_runs_on_the_base_install(tmp_path: Path) -> None:
-    db = _landscape_file(tmp_path)
+    db = _landscape_file(tmp_path, labels=True)
     export = tmp_path / "export"
     r = CliRunner().invoke(app, ["migrate", "--db", str(db), "--to", f"parquet:{export}", "--json"])
     assert r.exit_code == 0, r.output
@@ -308,12 +360,27 @@ def test_unreachable_catalog_error_masks_the_password(backend: Any, tmp_path: Pa
     assert len([x for x in r.output.splitlines() if x.strip()]) == 1, r.output
 
 
-@pytest.mark.parametrize("backend", backend_params("lake-file", "lake-pg"), indirect=True)
+@pytest.mark.parametrize("backend", backend_params("lake-pg"), indirect=True)
 def test_report_on_a_new_lake_creates_it_and_says_what_is_missing(
     backend: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # a PostgreSQL catalog counts as existing (its database does): the report prepares the lake
     for key, value in backend.env().items():
         monkeypatch.setenv(key, value)
     r = CliRunner().invoke(app, ["report", "--out", str(tmp_path / "rep"), "--json"])
     assert r.exit_code == 0, r.output
     assert any("star history" in m for m in json.loads(r.output)["missing"])
+    assert backend.query("SELECT count(*) FROM tool_labels") == [(0,)]
+
+
+@pytest.mark.parametrize("backend", backend_params("lake-file"), indirect=True)
+@pytest.mark.parametrize("command", ["report", "status"])
+def test_a_missing_lake_catalog_file_is_refused_not_created(
+    backend: Any, tmp_path: Path, command: str
+) -> None:
+    r = CliRunner().invoke(app, [command, "--db", backend.spec])
+    assert r.exit_code == 2
+    lines = [line for line in r.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "no such DuckLake catalog" in lines[0], r.output
+    assert f"tracker collect --db {backend.spec}" in lines[0]
+    assert not (tmp_path / "cat.ducklake").exists()
