@@ -157,7 +157,13 @@ def test_catalog_list_groups_by_skill() -> None:
         assert title in out
     assert "not trackable" in out and "apache:oozie" in out
     code, out, _ = _run("catalog", "list", "--json")
-    assert len(json.loads(out)["tools"]) >= 50
+    tools = {t["id"]: t for t in json.loads(out)["tools"]}
+    assert len(tools) >= 300
+    # the demand keys are listed too: Stack Overflow tags and the parsed job-post terms
+    assert tools["airflow"]["stackoverflow_tags"] == ["apache-airflow"]
+    assert "Airflow" in tools["airflow"]["job_terms"]["weak"]
+    assert "HVAC" in tools["airflow"]["job_terms"]["veto"]
+    assert tools["oozie"]["job_terms"] is None or isinstance(tools["oozie"]["job_terms"], dict)
 
 
 def test_status_and_report_after_collect(db_path: Path, tmp_path: Path) -> None:

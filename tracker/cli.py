@@ -5,15 +5,19 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from dataclasses import asdict
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from tracker import __version__
 from tracker.errors import CatalogError, ConfigError, TrackerError, WarehouseError
+
+if TYPE_CHECKING:
+    from tracker.catalog import JobTerms
 
 __all__ = ["app"]
 
@@ -554,6 +558,13 @@ def _fmt(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else "never"
 
 
+def _job_terms_json(terms: JobTerms | None) -> dict[str, object] | None:
+    """A tool's parsed ``job_terms`` as plain JSON (None: job posts are not matched for it)."""
+    if terms is None:
+        return None
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(terms).items()}
+
+
 @catalog_app.command("list", cls=_Command)
 def catalog_list(as_json: JsonOpt = False) -> None:
     """List the catalog's tools grouped by skill, with their sources."""
@@ -579,6 +590,8 @@ def catalog_list(as_json: JsonOpt = False) -> None:
                             "formerly": list(t.formerly),
                             "trackable": t.trackable,
                             "notes": t.notes,
+                            "stackoverflow_tags": list(t.stackoverflow_tags),
+                            "job_terms": _job_terms_json(t.job_terms),
                         }
                         for t in catalog.tools
                     ],

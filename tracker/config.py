@@ -15,6 +15,7 @@ from tracker.warehouse.lake import LakeTarget, parse_target
 __all__ = [
     "DEFAULT_APACHE_URL",
     "DEFAULT_CLICKHOUSE_URL",
+    "DEFAULT_CLICKHOUSE_USER",
     "DEFAULT_DB",
     "DEFAULT_GITHUB_API_URL",
     "DEFAULT_HN_URL",
@@ -31,6 +32,9 @@ DEFAULT_GITHUB_API_URL = "https://api.github.com"
 DEFAULT_PYPI_URL = "https://pypi.org"
 DEFAULT_PYPISTATS_URL = "https://pypistats.org"
 DEFAULT_CLICKHOUSE_URL = "https://sql-clickhouse.clickhouse.com"
+# the read-only user ClickPy's README names for that host; the collector tries "play" once
+# when it is refused, unless TRACKER_CLICKHOUSE_USER names a user (collectors/clickpy.py)
+DEFAULT_CLICKHOUSE_USER = "demo"
 DEFAULT_APACHE_URL = "https://archive.apache.org/dist"
 DEFAULT_HN_URL = "https://hn.algolia.com"  # Algolia's HN Search API (/api/v1/...)
 DEFAULT_STACKEXCHANGE_URL = "https://api.stackexchange.com"  # Stack Exchange API (/2.3/...)
@@ -71,7 +75,8 @@ class Settings:
     http_timeout: float = 30.0
     http_retries: int = 4
     pypi_concurrency: int = 8
-    clickhouse_user: str = "play"  # read-only user of the public ClickPy endpoint
+    # read-only user of the ClickPy endpoint; None: DEFAULT_CLICKHOUSE_USER, "play" if refused
+    clickhouse_user: str | None = None
     hn_url: str = DEFAULT_HN_URL
     stackexchange_url: str = DEFAULT_STACKEXCHANGE_URL
     # an app key is not secret (it raises the daily quota from 300 to 10,000), but not shown
@@ -145,7 +150,7 @@ def load_settings(
             "TRACKER_APACHE_URL", get("TRACKER_APACHE_URL") or DEFAULT_APACHE_URL
         ),
         catalog_path=Path(catalog) if catalog else None,
-        clickhouse_user=_check_clickhouse_user(get("TRACKER_CLICKHOUSE_USER") or "play"),
+        clickhouse_user=_check_clickhouse_user(get("TRACKER_CLICKHOUSE_USER")),
         hn_url=_check_url("TRACKER_HN_URL", get("TRACKER_HN_URL") or DEFAULT_HN_URL),
         stackexchange_url=_check_url(
             "TRACKER_STACKEXCHANGE_URL",
@@ -165,8 +170,8 @@ def _check_stackexchange_key(value: str | None) -> str | None:
     return value
 
 
-def _check_clickhouse_user(value: str) -> str:
-    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", value):
+def _check_clickhouse_user(value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", value):
         raise ConfigError(
             f"TRACKER_CLICKHOUSE_USER={value!r} is not a ClickHouse user name (letters, digits, _.-)"
         )

@@ -21,6 +21,7 @@ from tracker.errors import ConfigError, WarehouseError
 from tracker.logging_setup import bind_run, unbind_run
 from tracker.records import ToolBatch, ToolFailure
 from tracker.signals import add_force_stop
+from tracker.warehouse.cursors import read_plan
 from tracker.warehouse.db import is_database_error, write_session
 from tracker.warehouse.store import Store
 
@@ -255,6 +256,8 @@ def _run_source(
     bind_run(run_id, source)  # every log line of this source's run carries its run_id
     ctx = new_context(settings, store)
     ctx.stop_requested = stop_requested
+    # the collector gets its cursors as an immutable plan, never the store
+    ctx.state = read_plan(store.con, source, [t.id for t in todo], ctx.now())
     progress.source_started(source, len(todo))
     log.info("source started", extra={"source": source, "run_id": run_id, "tools": len(todo)})
     remaining = {t.id for t in todo}

@@ -262,6 +262,66 @@ def test_authentication_error_names_the_user(store: Any, monkeypatch: pytest.Mon
     assert "Code: 516. DB::Exception: demo: Authentication failed" in failure.error
 
 
+def _refuse(users: set[str]) -> Any:
+    """A ClickHouse answer that accepts only ``users`` (code 516 with its header otherwise)."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        user = request.url.params["user"]
+        if user in users:
+            return httpx.Response(200, text=fixture_text("clickpy", "backfill_dagster.jsonl"))
+        text = fixture_text("clickpy", "error_auth.txt").replace("demo:", f"{user}:")
+        return httpx.Response(403, text=text, headers={"X-ClickHouse-Exception-Code": "516"})
+
+    return answer
+
+
+def test_default_user_is_demo(store: Any) -> None:
+    router = _router()
+    route = router.post("/").mock(side_effect=_refuse({"demo", "play"}))
+    clock = FakeClock(at(RUN_AT))
+    only_batch(run(ClickpyCollector(mock_transport(router)), make_ctx(store, clock), [DAGSTER]))
+    assert [c.request.url.params["user"] for c in route.calls] == ["demo"]
+
+
+def test_a_refused_default_user_falls_back_to_play_once_per_run(
+    store: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    router = _router()
+    route = router.post("/").mock(side_effect=_refuse({"play"}))
+    tools = [DAGSTER, Tool(id="d2", name="D2", skill="orchestration", pypi=("dagster-pipes",))]
+    clock = FakeClock(at(RUN_AT))
+    with caplog.at_level("INFO", logger="tracker.collectors.clickpy"):
+        outcomes = run(ClickpyCollector(mock_transport(router)), make_ctx(store, clock), tools)
+    assert all(isinstance(o, ToolBatch) and len(o.downloads) == 8 for o in outcomes)
+    assert [c.request.url.params["user"] for c in route.calls] == ["demo", "play", "play"]
+    assert "user 'demo' refused (code 516); trying 'play'" in caplog.text
+    assert "querying as user 'play'" in caplog.text
+
+
+def test_when_both_users_are_refused_the_error_names_the_last_one(store: Any) -> None:
+    router = _router()
+    route = router.post("/").mock(side_effect=_refuse(set()))
+    clock = FakeClock(at(RUN_AT))
+    failure = only_failure(
+        run(ClickpyCollector(mock_transport(router)), make_ctx(store, clock), [DAGSTER])
+    )
+    assert [c.request.url.params["user"] for c in route.calls] == ["demo", "play"]
+    assert "Code: 516. DB::Exception: play: Authentication failed" in failure.error
+
+
+def test_an_explicit_user_is_never_swapped(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRACKER_CLICKHOUSE_USER", "analyst")
+    router = _router()
+    route = router.post("/").mock(side_effect=_refuse({"demo", "play"}))
+    clock = FakeClock(at(RUN_AT))
+    failure = only_failure(
+        run(ClickpyCollector(mock_transport(router)), make_ctx(store, clock), [DAGSTER])
+    )
+    assert [c.request.url.params["user"] for c in route.calls] == ["analyst"]
+    assert "analyst: Authentication failed" in failure.error
+    assert "TRACKER_CLICKHOUSE_USER is set, so no other user is tried" in failure.error
+
+
 def test_a_bad_clickhouse_user_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
     from tracker.config import load_settings
     from tracker.errors import ConfigError

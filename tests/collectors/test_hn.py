@@ -29,7 +29,7 @@ from tests.collectors._downloads_support import (
     run,
     store_all,
 )
-from tracker.catalog.job_terms import JobMatcher
+from tracker.catalog.job_matcher import JobMatcher
 from tracker.collectors._demand import DEMAND_SINCE, iter_months
 from tracker.collectors.hn import (
     HiringThread,

@@ -31,7 +31,7 @@ from tracker.collectors.pypistats import (
     parse_overall,
 )
 from tracker.errors import ParseError
-from tracker.records import DownloadRecord
+from tracker.records import DownloadRecord, ToolOutcome
 
 BASE = "https://pypistats.test"
 AIRFLOW = Tool(id="airflow", name="Apache Airflow", skill="orchestration", pypi=("apache-airflow",))
@@ -54,6 +54,14 @@ def _stored(store: Any, tool_id: str = "airflow") -> list[tuple[Any, ...]]:
         "SELECT package, day, downloads FROM downloads_daily"
         " WHERE tool_id = ? AND source = 'pypistats' ORDER BY package, day",
         [tool_id],
+    )
+
+
+def _collect(
+    router: respx.MockRouter, store: Any, clock: FakeClock, tools: list[Tool]
+) -> list[ToolOutcome]:
+    return run(
+        PypistatsCollector(mock_transport(router), clock.monotonic), make_ctx(store, clock), tools
     )
 
 
@@ -186,21 +194,11 @@ def test_not_modified_stores_nothing_and_counts_as_fetched(store: Any) -> None:
     clock = FakeClock(at(RUN_AT))
     store_all(
         store,
-        run(
-            PypistatsCollector(mock_transport(router), clock.monotonic),
-            make_ctx(store, clock),
-            [AIRFLOW],
-        ),
+        _collect(router, store, clock, [AIRFLOW]),
     )
     route.respond(304)
     clock = FakeClock(at("2025-03-12T08:00"))
-    batch = only_batch(
-        run(
-            PypistatsCollector(mock_transport(router), clock.monotonic),
-            make_ctx(store, clock),
-            [AIRFLOW],
-        )
-    )
+    batch = only_batch(_collect(router, store, clock, [AIRFLOW]))
     assert batch.downloads == ()
     assert batch.errors == ()
     assert len(batch.http_cache) == 1
@@ -228,13 +226,7 @@ def test_throttle_spaces_requests_two_seconds_apart(store: Any) -> None:
     for name in ("dbt-core", "dbt", "dbt-postgres"):
         router.get(OVERALL.format(name)).respond(200, json=_json("overall_empty.json"))
     clock = FakeClock(at(RUN_AT))
-    batch = only_batch(
-        run(
-            PypistatsCollector(mock_transport(router), clock.monotonic),
-            make_ctx(store, clock),
-            [tool],
-        )
-    )
+    batch = only_batch(_collect(router, store, clock, [tool]))
     assert clock.sleeps == [2.0, 2.0]  # 30 requests per minute
     assert [c.request.url.path for c in router.calls] == [
         "/api/packages/dbt-core/overall",
@@ -259,13 +251,7 @@ def test_429_with_html_body_waits_a_minute_then_stores(store: Any) -> None:
         ]
     )
     clock = FakeClock(at(RUN_AT))
-    batch = only_batch(
-        run(
-            PypistatsCollector(mock_transport(router), clock.monotonic),
-            make_ctx(store, clock),
-            [AIRFLOW],
-        )
-    )
+    batch = only_batch(_collect(router, store, clock, [AIRFLOW]))
     assert 60.0 in clock.sleeps and 7.0 in clock.sleeps
     assert sum(clock.sleeps) >= 67.0
     assert len(batch.downloads) == 10
@@ -281,11 +267,7 @@ def test_persistent_429_stops_the_source_without_more_requests(store: Any) -> No
     other = router.get(OVERALL.format("dagster")).respond(200, json=_json("overall_empty.json"))
     dagster = Tool(id="dagster", name="Dagster", skill="orchestration", pypi=("dagster",))
     clock = FakeClock(at(RUN_AT))
-    outcomes = run(
-        PypistatsCollector(mock_transport(router), clock.monotonic),
-        make_ctx(store, clock),
-        [AIRFLOW, dagster],
-    )
+    outcomes = _collect(router, store, clock, [AIRFLOW, dagster])
     assert route.call_count == 4  # first try + 3 waits of a minute
     assert other.call_count == 0
     first, second = outcomes
@@ -306,26 +288,14 @@ def test_unknown_package_fails_that_package_only(store: Any) -> None:
         404, text=fixture_text("pypistats", "404.html"), headers={"Content-Type": "text/html"}
     )
     clock = FakeClock(at(RUN_AT))
-    batch = only_batch(
-        run(
-            PypistatsCollector(mock_transport(router), clock.monotonic),
-            make_ctx(store, clock),
-            [tool],
-        )
-    )
+    batch = only_batch(_collect(router, store, clock, [tool]))
     assert len(batch.downloads) == 10
     assert len(batch.errors) == 1
     assert "HTTP 404" in batch.errors[0] and "no-such-package-xyz" in batch.errors[0]
 
     only = Tool(id="y", name="Y", skill="orchestration", pypi=("no-such-package-xyz",))
-    failure = only_failure(
-        run(
-            PypistatsCollector(mock_transport(router), clock.monotonic),
-            make_ctx(store, clock),
-            [only],
-        )
-    )
-    assert "unknown package 'no-such-package-xyz'" in failure.error
+    failure = only_failure(_collect(router, store, clock, [only]))
+    assert "unknown package or no downloads for 'no-such-package-xyz'" in failure.error
 
 
 def test_server_error_is_retried_by_the_transport(store: Any) -> None:
@@ -337,13 +307,7 @@ def test_server_error_is_retried_by_the_transport(store: Any) -> None:
         ]
     )
     clock = FakeClock(at(RUN_AT))
-    batch = only_batch(
-        run(
-            PypistatsCollector(mock_transport(router), clock.monotonic),
-            make_ctx(store, clock),
-            [AIRFLOW],
-        )
-    )
+    batch = only_batch(_collect(router, store, clock, [AIRFLOW]))
     assert len(batch.downloads) == 10
 
 
@@ -351,13 +315,7 @@ def test_html_instead_of_json_is_a_one_line_error(store: Any) -> None:
     router = _router()
     router.get(OVERALL.format("apache-airflow")).respond(200, text="<html>maintenance</html>")
     clock = FakeClock(at(RUN_AT))
-    failure = only_failure(
-        run(
-            PypistatsCollector(mock_transport(router), clock.monotonic),
-            make_ctx(store, clock),
-            [AIRFLOW],
-        )
-    )
+    failure = only_failure(_collect(router, store, clock, [AIRFLOW]))
     assert "invalid JSON (HTML page instead of JSON)" in failure.error
     assert "\n" not in failure.error
 
@@ -414,13 +372,7 @@ def test_a_retry_after_beyond_ten_minutes_gives_up_at_once(store: Any) -> None:
         429, text=fixture_text("pypistats", "429.html"), headers={"Retry-After": "3600"}
     )
     clock = FakeClock(at(RUN_AT))
-    failure = only_failure(
-        run(
-            PypistatsCollector(mock_transport(router), clock.monotonic),
-            make_ctx(store, clock),
-            [AIRFLOW],
-        )
-    )
+    failure = only_failure(_collect(router, store, clock, [AIRFLOW]))
     assert route.call_count == 1
     assert clock.sleeps == []
     assert "HTTP 429" in failure.error and "rate limited after 1 attempt(s)" in failure.error

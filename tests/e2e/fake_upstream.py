@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 __all__ = [
@@ -379,11 +379,16 @@ class PypiVersion:
 
 
 class PypiEmulator:
-    """``GET /pypi/<name>/json`` in the real payload shape, with ETag/304."""
+    """``GET /pypi/<name>/json`` in the real payload shape, with ETag/304, and the Simple API
+    (``GET /simple/<name>/``: PEP 691 JSON when asked for it, else a PEP 503 HTML page)."""
+
+    SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 
     def __init__(self) -> None:
         self.projects: dict[str, tuple[str, list[PypiVersion]]] = {}
         self.etags = True  # send ETag and honour If-None-Match
+        # False: the JSON API leaves out the deprecated `releases` key (and `urls`)
+        self.releases_key = True
 
     @staticmethod
     def normalize(name: str) -> str:
@@ -410,7 +415,7 @@ class PypiEmulator:
                 files.append(self._file(display, v, i, uploaded))
             releases[v.version] = files
         latest = versions[-1].version if versions else ""
-        return {
+        document: dict[str, object] = {
             "info": {
                 "name": display,
                 "version": latest,
@@ -423,6 +428,36 @@ class PypiEmulator:
             "releases": releases,
             "urls": releases.get(latest, []),
             "vulnerabilities": [],
+        }
+        if not self.releases_key:
+            del document["releases"], document["urls"]
+        return document
+
+    def simple(self, name: str) -> dict[str, object]:
+        """Return the Simple API page of ``name`` in JSON (PEP 691, api-version 1.1)."""
+        display, versions = self.projects[self.normalize(name)]
+        files: list[dict[str, object]] = []
+        for v in versions:
+            for i in range(v.files):
+                uploaded = v.uploaded + timedelta(seconds=v.files - 1 - i) if v.uploaded else None
+                legacy = self._file(display, v, i, uploaded)
+                file: dict[str, object] = {
+                    "filename": legacy["filename"],
+                    "hashes": {"sha256": cast(dict[str, str], legacy["digests"])["sha256"]},
+                    "requires-python": ">=3.8",
+                    "size": legacy["size"],
+                    "url": legacy["url"],
+                    # PEP 691: false, or the reason string (true when no reason was given)
+                    "yanked": "broken" if v.yanked else False,
+                }
+                if uploaded:  # PEP 700: optional
+                    file["upload-time"] = uploaded.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+                files.append(file)
+        return {
+            "meta": {"api-version": "1.1", "_last-serial": "1"},
+            "name": self.normalize(display),
+            "files": sorted(files, key=lambda f: str(f["filename"])),
+            "versions": sorted(v.version for v in versions),
         }
 
     @staticmethod
@@ -448,7 +483,23 @@ class PypiEmulator:
             "yanked_reason": "broken" if v.yanked else None,
         }
 
+    def _simple(self, req: Request, name: str) -> Response:
+        key = self.normalize(name)
+        if key not in self.projects:
+            return Response.text("<h1>404 Not Found</h1>", 404, "text/html")
+        if self.SIMPLE_JSON in req.headers.get("accept", ""):
+            body = json.dumps(self.simple(key)).encode()
+            return Response(200, body, {"Content-Type": self.SIMPLE_JSON})
+        links = "".join(
+            f'<a href="{f["url"]}">{f["filename"]}</a><br/>'
+            for f in cast(list[dict[str, object]], self.simple(key)["files"])
+        )
+        return Response.text(f"<html><body>{links}</body></html>", 200, "text/html")
+
     def handle(self, req: Request) -> Response:
+        simple = re.fullmatch(r"/simple/([^/]+)/?", req.path)
+        if req.method in ("GET", "HEAD") and simple:
+            return self._simple(req, simple.group(1))
         match = re.fullmatch(r"/pypi/([^/]+)/json/?", req.path)
         if req.method not in ("GET", "HEAD") or not match:
             return Response.json({"message": "Not Found"}, 404)
@@ -1025,10 +1076,12 @@ class ClickhouseEmulator:
         self.queries.append(sql)
         user = req.arg("user") or req.headers.get("x-clickhouse-user") or "default"
         if user not in self.users:
-            return Response.text(
+            refused = Response.text(
                 self._exception(516, "AUTHENTICATION_FAILED", f"{user}: Authentication failed"),
                 403,
             )
+            refused.headers["X-ClickHouse-Exception-Code"] = "516"
+            return refused
         if not sql.strip():
             return Response.text("Ok.\n")
         if self.TABLE not in sql:

@@ -73,6 +73,38 @@ def test_pypi_payload_shape_etag_and_404(fake: FakeUpstream) -> None:
         assert c.get("/pypi/nope/json").status_code == 404
 
 
+def test_pypi_simple_api_json_and_a_json_api_without_releases(fake: FakeUpstream) -> None:
+    fake.pypi.add_project(
+        "Awkward_Pkg",
+        [
+            PypiVersion("1.0", at("2020-01-02T03:04:05.123456Z")),
+            PypiVersion("1.1", at("2020-02-02T00:00:00Z"), yanked=True, files=1),
+            PypiVersion("2.0", None, files=0),
+            PypiVersion("3.0", None, files=1),
+        ],
+    )
+    fake.pypi.releases_key = False
+    accept = {"Accept": "application/vnd.pypi.simple.v1+json"}
+    with _client(fake, "pypi") as c:
+        assert set(c.get("/pypi/awkward-pkg/json").json()) == {
+            "info",
+            "last_serial",
+            "vulnerabilities",
+        }
+        r = c.get("/simple/Awkward.Pkg/", headers=accept)
+        assert r.headers["content-type"] == "application/vnd.pypi.simple.v1+json"
+        doc = r.json()
+        assert doc["name"] == "awkward-pkg" and doc["meta"]["api-version"] == "1.1"
+        assert doc["versions"] == ["1.0", "1.1", "2.0", "3.0"]
+        by_name = {f["filename"]: f for f in doc["files"]}
+        assert by_name["Awkward_Pkg-1.0.tar.gz"]["upload-time"] == "2020-01-02T03:04:05.123456Z"
+        assert by_name["Awkward_Pkg-1.1.tar.gz"]["yanked"] == "broken"  # a reason string
+        assert by_name["Awkward_Pkg-1.0.tar.gz"]["yanked"] is False
+        assert "upload-time" not in by_name["Awkward_Pkg-3.0.tar.gz"]
+        assert c.get("/simple/awkward-pkg/").headers["content-type"].startswith("text/html")
+        assert c.get("/simple/nope/", headers=accept).status_code == 404
+
+
 # ---- GitHub REST -----------------------------------------------------------------------------
 
 

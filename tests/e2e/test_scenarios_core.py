@@ -107,6 +107,31 @@ def test_complete_200_with_cut_json_is_retried(fake: FakeUpstream, e2e_env: dict
     assert stored_releases(_db(e2e_env)) == expected_releases(fake, tools)
 
 
+def test_without_the_releases_key_versions_come_from_the_simple_api(
+    fake: FakeUpstream, e2e_env: dict[str, str]
+) -> None:
+    tools = catalog_pypi_tools()
+    serve_catalog(fake, tools)
+    fake.pypi.releases_key = False  # PyPI documents `releases` as deprecated
+    fake.pypi.add_project(
+        "Sacred",  # a display name that is not the PEP 503 one
+        [
+            PypiVersion("0.1", None),  # files without upload-time
+            PypiVersion("1.0", at("2020-01-02T03:04:05Z"), yanked=True),  # with a reason
+            PypiVersion("2.0", None, files=0),  # listed, no files: skipped
+            PypiVersion("2004d", at("2021-01-01T00:00:00Z")),  # not PEP 440
+        ],
+    )
+
+    done = run_tracker(["collect", "--source", "pypi", *tool_args(tools)], e2e_env)
+
+    assert done.returncode == 0, done.stderr
+    assert stored_releases(_db(e2e_env)) == expected_releases(fake, tools)
+    packages = sum(len(p) for p in tools.values())
+    assert fake.log.count(source="pypi", path=r"^/simple/") == packages
+    assert fake.log.count(source="pypi") == 2 * packages
+
+
 # ---- permanent failures ----------------------------------------------------------------------
 
 

@@ -538,7 +538,9 @@ def test_pypistats_429_html_then_success_unknown_package_and_empty_data(
     errors = query(db, "SELECT tool_id, error FROM run_errors")
     assert len(errors) == 1 and errors[0][0] == "dvc"
     assert errors[0][1].startswith(f"pypistats: HTTP 404 from {fake.url('pypistats')}")
-    assert errors[0][1].endswith("/dvc/overall?mirrors=false: unknown package 'dvc'")
+    assert errors[0][1].endswith(
+        "/dvc/overall?mirrors=false: unknown package or no downloads for 'dvc'"
+    )
     assert "mlflow: pypistats has no download data (nothing stored)" in done.stderr
     statuses = [(r.path, r.status) for r in fake.log.find(source="pypistats")]
     assert statuses == [
@@ -565,7 +567,7 @@ def test_pypistats_urls_in_errors_and_cache_are_well_formed(
     assert query(db, "SELECT error FROM run_errors") == [
         (
             f"pypistats: HTTP 404 from {base}/api/packages/dvc/overall?mirrors=false: "
-            "unknown package 'dvc'",
+            "unknown package or no downloads for 'dvc'",
         )
     ]
 
@@ -605,7 +607,30 @@ def test_clickhouse_exception_after_200_fails_that_tool_only_and_names_travel_as
     assert fake.clickhouse.queries == [DOWNLOADS_SQL] * 3
     params = [parse_qs(r.query) for r in fake.log.find(source="clickpy")]
     assert [p["param_name"] for p in params] == [["sacred"], ["dvc"], ["mlflow"]]
-    assert all(p["user"] == ["play"] and p["param_since"] == ["1970-01-01"] for p in params)
+    assert all(p["user"] == ["demo"] and p["param_since"] == ["1970-01-01"] for p in params)
+
+
+def test_clickpy_asks_as_play_once_demo_is_refused_and_says_so(
+    fake: FakeUpstream, e2e_env: dict[str, str]
+) -> None:
+    data = {p: _daily(p, 5) for p in ("sacred", "dvc")}
+    for package, daily in data.items():
+        fake.clickhouse.add_project(package, daily)
+    fake.clickhouse.users = {"play"}  # the host of an older ClickPy setup
+
+    done = run_tracker(
+        ["--log-level", "info", "collect", "-s", "clickpy", "--tool", "sacred", "--tool", "dvc"],
+        e2e_env,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert "clickpy: user 'demo' refused (code 516); trying 'play'" in done.stderr
+    assert "clickpy: querying as user 'play'" in done.stderr
+    users = [parse_qs(r.query)["user"] for r in fake.log.find(source="clickpy")]
+    assert users == [["demo"], ["play"], ["play"]]  # demo once per run, not once per package
+    assert _downloads(_db(e2e_env), "clickpy") == _exp_downloads(
+        "sacred", "sacred", data["sacred"]
+    ) | _exp_downloads("dvc", "dvc", data["dvc"])
 
 
 @pytest.mark.parametrize("style", ["table", "pre"])

@@ -5,16 +5,18 @@ from pathlib import Path
 
 import pytest
 
+from tests.reports import factory
 from tests.reports.conftest import AS_OF
 from tests.reports.synth import Synth, noisy
 from tracker.reports.analytics import Analysis, analyse, judge
+from tracker.reports.load import load
 from tracker.warehouse import open_db
 
 
 def _analyse(db: Path, as_of: date = AS_OF) -> Analysis:
     con = open_db(db, read_only=True)
     try:
-        return analyse(con, as_of)
+        return analyse(load(con, as_of), as_of)
     finally:
         con.close()
 
@@ -291,3 +293,21 @@ def test_demand_is_labelled_beside_adoption_and_disagreement_is_said(tmp_path: P
     orch = next(sk for sk in a.skills if sk.skill == "orchestration")
     assert {"job_posts", "questions"} <= set(orch.metric_labels)
     assert a.charts["shares"]["orchestration"]
+
+
+def test_analyse_runs_on_hand_built_rows_without_a_database() -> None:
+    metrics = (*(factory.metric(tool_id=f"f{i}") for i in range(5)), factory.growing("up", 2.0))
+    tools = (*(factory.tool(m.tool_id) for m in metrics), factory.tool("fb", trackable=False))
+    data = factory.report_data(metrics, tools)
+    a = analyse(data, data.as_of)
+    assert [t.label for t in a.tools] == ["stable"] * 5 + ["rising", "insufficient data"]
+    assert a.baselines["downloads"] == {
+        "tools": 10, "used": True, "median_r": 1.0, "window_end": "2025-06-15", "sql": "baseline",
+    }  # fmt: skip
+    assert a.not_trackable == [
+        {"tool_id": "fb", "name": "Fb", "skill": "Orchestration", "reason": "no public signal"}
+    ]
+    assert a.missing[0].startswith("no star history")
+    assert a.sources[0]["problems"] == [] and a.sources[0]["last_run_at"] == "2025-06-14T00:00:00"
+    assert a.params["as_of"] == "2025-06-15" and a.params["top_n"] == 8
+    assert a.charts == {"monthly": {}, "shares": {}, "ranks": {}}

@@ -1,17 +1,19 @@
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pytest
 from markdown_it import MarkdownIt
 
 from tests.reports.conftest import AS_OF, EVIL_DESC
 from tests.reports.synth import Synth
 from tracker.reports import write_report
-from tracker.reports.render import md_escape, script_json
+from tracker.reports.render import PLOTLY_TRACE_TYPES, _Charts, md_escape, script_json
 from tracker.warehouse import open_db
 
 
@@ -83,12 +85,46 @@ def test_plotly_is_embedded_once_and_no_cdn(landscape_db: Path, tmp_path: Path) 
     out = tmp_path / "out"
     _write(landscape_db, out)
     page = (out / "index.html").read_text()
-    assert len(re.findall(r"plotly\.js v\d", page)) == 1
+    assert len(re.findall(r"plotly\.js \(basic - minified\) v\d", page)) == 1
     tags = _Tags()
     tags.feed(page)
     assert "src" not in tags.attrs and "link" not in tags.tags  # nothing loaded from elsewhere
     assert page.count('data-chart="1"') >= 8
-    assert len(page) < 8_000_000
+    # the vendored basic bundle, not the plotly package's full one (4.7 MB): the page stays small
+    assert len(page) < 3_000_000
+
+
+VENDORED = Path(__file__).resolve().parents[2] / "tracker/reports/templates/vendor"
+
+
+def test_vendored_plotly_is_the_recorded_file() -> None:
+    js = (VENDORED / "plotly-basic.min.js").read_bytes()
+    recorded = (VENDORED / "README.md").read_text()
+    assert hashlib.sha256(js).hexdigest() in recorded
+    version = re.search(rb"plotly\.js \(basic - minified\) v([\d.]+)", js)
+    assert version and f"version {version.group(1).decode()}" in recorded
+    assert (VENDORED / "LICENSE.plotly.js").read_text().startswith("MIT License")
+
+
+def test_every_chart_uses_a_trace_type_of_the_basic_bundle(
+    landscape_db: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    _write(landscape_db, out)
+    page = (out / "index.html").read_text()
+    figs = [
+        json.loads(m.group(1))
+        for m in re.finditer(r'^figs\["chart-\d+"\]=(.*);$', page.rsplit("<script>", 1)[1], re.M)
+    ]
+    kinds = {t.get("type", "scatter") for f in figs for t in f["data"]}
+    assert len(figs) >= 8 and kinds and kinds <= PLOTLY_TRACE_TYPES
+
+
+def test_a_chart_the_basic_bundle_cannot_draw_is_refused() -> None:
+    import plotly.graph_objects as go
+
+    with pytest.raises(ValueError, match=r"'heatmap' is not in the plotly\.js basic bundle"):
+        _Charts().add(go.Figure(go.Heatmap(z=[[1, 2], [3, 4]])))
 
 
 def test_json_carries_every_label_input_and_its_sql(landscape_db: Path, tmp_path: Path) -> None:

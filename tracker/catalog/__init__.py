@@ -10,7 +10,8 @@ from tracker.catalog._loader import (
     load_catalog,
     parse_catalog_file,
 )
-from tracker.catalog.job_terms import JobMatcher, JobTerms, JobTermsError, html_to_text
+from tracker.catalog.job_matcher import JobMatcher, html_to_text
+from tracker.catalog.job_terms import JobTerms, JobTermsError
 
 __all__ = [
     "BUNDLED_CATALOG",

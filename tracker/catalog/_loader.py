@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
 import yaml
 
-from tracker.catalog.job_terms import JOB_TERMS_KEYS, JobTerms, JobTermsError
-from tracker.errors import CatalogError, CatalogErrors
+from tracker.catalog._yaml_nodes import (
+    Errors,
+    boolean,
+    check_key,
+    compose,
+    job_terms,
+    line_of,
+    scalar,
+    so_tags,
+    str_list,
+)
+from tracker.catalog.job_terms import JobTerms
+from tracker.errors import CatalogError
 
 __all__ = [
     "BUNDLED_CATALOG",
@@ -31,8 +41,6 @@ _REPO_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}
 # PEP 508 project name.
 _PYPI_RE = re.compile(r"^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$")
 _APACHE_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-# Stack Overflow tag names: lowercase letters, digits and . # + - (at most 35 characters).
-_SO_TAG_RE = re.compile(r"^[a-z0-9.#+-]{1,35}$")
 _TOOL_KEYS = (
     "id",
     "name",
@@ -48,8 +56,6 @@ _TOOL_KEYS = (
 )
 _TOP_KEYS = ("skills", "tools")
 MAX_ERRORS = 50  # `catalog validate` lists at most this many errors, then says how many more
-# libyaml's parser when PyYAML has it: ten times faster on the 2,800-line bundled catalog.
-_YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,158 +111,6 @@ class Catalog:
         return groups
 
 
-def _line(node: yaml.Node) -> int:
-    return node.start_mark.line + 1
-
-
-def _scalar(node: yaml.Node, file: str, fld: str) -> str:
-    if not isinstance(node, yaml.ScalarNode) or node.tag != "tag:yaml.org,2002:str":
-        if isinstance(node, yaml.ScalarNode) and node.tag in (
-            "tag:yaml.org,2002:int",
-            "tag:yaml.org,2002:float",
-        ):
-            return str(node.value)
-        raise CatalogError("must be a text value", file=file, line=_line(node), field=fld)
-    value = str(node.value).strip()
-    if not value:
-        raise CatalogError("must not be empty", file=file, line=_line(node), field=fld)
-    return value
-
-
-def _str_list(node: yaml.Node, file: str, fld: str) -> list[tuple[str, int]]:
-    if isinstance(node, yaml.ScalarNode):
-        return [(_scalar(node, file, fld), _line(node))]
-    if not isinstance(node, yaml.SequenceNode):
-        raise CatalogError("must be a list of text values", file=file, line=_line(node), field=fld)
-    return [(_scalar(item, file, fld), _line(item)) for item in node.value]
-
-
-def _bool(node: yaml.Node, file: str, fld: str) -> bool:
-    if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:bool":
-        return bool(yaml.safe_load(node.value))
-    raise CatalogError("must be true or false", file=file, line=_line(node), field=fld)
-
-
-def _plain(node: yaml.Node, file: str, fld: str) -> object:
-    """Return a job_terms value as Python (text, bool, int or a list of them), else raise."""
-    if isinstance(node, yaml.SequenceNode):
-        return [_plain(item, file, fld) for item in node.value]
-    if isinstance(node, yaml.ScalarNode):
-        if node.tag == "tag:yaml.org,2002:bool":
-            return str(node.value).lower() in ("true", "yes", "on", "y")
-        if node.tag == "tag:yaml.org,2002:int":
-            return int(node.value)
-        if node.tag == "tag:yaml.org,2002:str":
-            return str(node.value)
-    raise CatalogError(
-        "must be text, a list of text, true/false or a number",
-        file=file,
-        line=_line(node),
-        field=fld,
-    )
-
-
-def _job_terms(node: yaml.Node, file: str, key_line: int) -> JobTerms:
-    """Parse a ``job_terms`` node; errors name the sub-key's (or list item's) line."""
-    lines: dict[str, int] = {}
-    items: dict[str, list[int]] = {}
-    if isinstance(node, yaml.SequenceNode):
-        value: object = _plain(node, file, "job_terms")
-        lines["terms"] = _line(node)
-        items["terms"] = [_line(item) for item in node.value]
-    elif isinstance(node, yaml.MappingNode):
-        mapping: dict[str, object] = {}
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            fld = f"job_terms.{key}"
-            if key not in JOB_TERMS_KEYS:
-                raise CatalogError(
-                    f"unknown key (allowed: {', '.join(JOB_TERMS_KEYS)})",
-                    file=file,
-                    line=_line(key_node),
-                    field=fld,
-                )
-            if key in mapping:
-                raise CatalogError("key given twice", file=file, line=_line(key_node), field=fld)
-            mapping[key] = _plain(value_node, file, fld)
-            lines[key] = _line(value_node)
-            if isinstance(value_node, yaml.SequenceNode):
-                items[key] = [_line(item) for item in value_node.value]
-        value = mapping
-    else:
-        raise CatalogError(
-            "must be a list of terms or a mapping (terms, cased, weak, ...)",
-            file=file,
-            line=_line(node),
-            field="job_terms",
-        )
-    try:
-        return JobTerms.from_value(value)
-    except JobTermsError as exc:
-        line = key_line
-        fld = "job_terms"
-        if exc.key is not None:
-            fld = f"job_terms.{exc.key}"
-            line = lines.get(exc.key, line)
-            if exc.index is not None and exc.index < len(items.get(exc.key, [])):
-                line = items[exc.key][exc.index]
-        raise CatalogError(exc.reason, file=file, line=line, field=fld) from exc
-
-
-def _so_tags(node: yaml.Node, file: str, key: str) -> tuple[str, ...]:
-    tags = _str_list(node, file, key)
-    for tag, tag_line in tags:
-        if not _SO_TAG_RE.match(tag):
-            raise CatalogError(
-                f"{tag!r} is not a Stack Overflow tag (lowercase letters, digits and "
-                "'.#+-', at most 35 characters)",
-                file=file,
-                line=tag_line,
-                field=key,
-            )
-    names = [tag for tag, _ in tags]
-    for i, tag in enumerate(names):
-        if tag in names[:i]:
-            raise CatalogError(f"tag {tag!r} given twice", file=file, line=tags[i][1], field=key)
-    return tuple(names)
-
-
-def _compose(text: str, file: str) -> yaml.Node | None:
-    try:
-        return yaml.compose(text, Loader=_YAML_LOADER)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise CatalogError(f"YAML syntax error: {problem}", file=file, line=line) from exc
-    except yaml.YAMLError as exc:
-        raise CatalogError(f"YAML error: {exc}", file=file) from exc
-
-
-class _Errors:
-    """Collects every CatalogError of a file instead of stopping at the first."""
-
-    def __init__(self) -> None:
-        self.items: list[CatalogError] = []
-
-    @contextlib.contextmanager
-    def collect(self) -> Iterator[None]:
-        """Record a CatalogError raised in the block and go on after it."""
-        try:
-            yield
-        except CatalogErrors as exc:
-            self.items.extend(exc.errors)
-        except CatalogError as exc:
-            self.items.append(exc)
-
-    def raise_if_any(self) -> None:
-        """Raise CatalogErrors with every error so far, in line order."""
-        if self.items:
-            ordered = sorted(self.items, key=lambda e: (e.file, e.line or 0))
-            self.items = []
-            raise CatalogErrors(ordered)
-
-
 @dataclass(slots=True)
 class _RawTool:
     fields: dict[str, object]
@@ -265,28 +119,20 @@ class _RawTool:
     bad: set[str] = field(default_factory=set)  # keys with an error already reported
 
 
-def _parse_tool(node: yaml.Node, file: str, errors: _Errors) -> _RawTool:
+def _parse_tool(node: yaml.Node, file: str, errors: Errors) -> _RawTool:
     if not isinstance(node, yaml.MappingNode):
         raise CatalogError(
-            "each tool must be a mapping", file=file, line=_line(node), field="tools"
+            "each tool must be a mapping", file=file, line=line_of(node), field="tools"
         )
-    raw = _RawTool(fields={}, lines={}, line=_line(node))
+    raw = _RawTool(fields={}, lines={}, line=line_of(node))
     for key_node, value_node in node.value:
         key = str(key_node.value)
         raw.bad.add(key)  # until its value is accepted below
         with errors.collect():
-            if key not in _TOOL_KEYS:
-                raise CatalogError(
-                    f"unknown key (allowed: {', '.join(_TOOL_KEYS)})",
-                    file=file,
-                    line=_line(key_node),
-                    field=key,
-                )
-            if key in raw.fields:
-                raise CatalogError("key given twice", file=file, line=_line(key_node), field=key)
-            raw.lines[key] = _line(value_node)
+            check_key(key_node, key, _TOOL_KEYS, raw.fields, file)
+            raw.lines[key] = line_of(value_node)
             if key in ("pypi", "formerly"):
-                items = _str_list(value_node, file, key)
+                items = str_list(value_node, file, key)
                 pattern = _PYPI_RE if key == "pypi" else _REPO_RE
                 for item, item_line in items:
                     if not pattern.match(item):
@@ -296,13 +142,13 @@ def _parse_tool(node: yaml.Node, file: str, errors: _Errors) -> _RawTool:
                         )
                 raw.fields[key] = tuple(item for item, _ in items)
             elif key == "trackable":
-                raw.fields[key] = _bool(value_node, file, key)
+                raw.fields[key] = boolean(value_node, file, key)
             elif key == "stackoverflow_tags":
-                raw.fields[key] = _so_tags(value_node, file, key)
+                raw.fields[key] = so_tags(value_node, file, key)
             elif key == "job_terms":
-                raw.fields[key] = _job_terms(value_node, file, _line(key_node))
+                raw.fields[key] = job_terms(value_node, file, line_of(key_node))
             else:
-                value = _scalar(value_node, file, key)
+                value = scalar(value_node, file, key)
                 checks = {
                     "id": (_ID_RE, "lowercase letters, digits, '-' or '_'"),
                     "github": (_REPO_RE, "owner/repo"),
@@ -312,7 +158,7 @@ def _parse_tool(node: yaml.Node, file: str, errors: _Errors) -> _RawTool:
                     raise CatalogError(
                         f"{value!r} is not {checks[key][1]}",
                         file=file,
-                        line=_line(value_node),
+                        line=line_of(value_node),
                         field=key,
                     )
                 raw.fields[key] = value
@@ -326,7 +172,7 @@ def parse_catalog_file(
     *,
     known_skills: dict[str, str] | None = None,
     partial: bool = False,
-    errors: _Errors | None = None,
+    errors: Errors | None = None,
 ) -> tuple[dict[str, str], list[_RawTool]]:
     """Return (skills, raw tools) of one catalog text; ``partial`` allows override entries.
 
@@ -334,7 +180,7 @@ def parse_catalog_file(
     with ``errors`` given they are collected there instead of raised.
     """
     own = errors is None
-    errors = errors or _Errors()
+    errors = errors or Errors()
     skills, tools = _parse_catalog(text, file, known_skills, partial, errors)
     if own:
         errors.raise_if_any()
@@ -346,14 +192,14 @@ def _parse_catalog(
     file: str,
     known_skills: dict[str, str] | None,
     partial: bool,
-    errors: _Errors,
+    errors: Errors,
 ) -> tuple[dict[str, str], list[_RawTool]]:
-    root = _compose(text, file)
+    root = compose(text, file)
     if root is None:
         raise CatalogError("the file is empty", file=file, line=1)
     if not isinstance(root, yaml.MappingNode):
         raise CatalogError(
-            "top level must be a mapping with 'skills' and 'tools'", file=file, line=_line(root)
+            "top level must be a mapping with 'skills' and 'tools'", file=file, line=line_of(root)
         )
     skills: dict[str, str] = {}
     tools: list[_RawTool] = []
@@ -365,40 +211,56 @@ def _parse_catalog(
                 raise CatalogError(
                     "unknown top-level key (allowed: skills, tools)",
                     file=file,
-                    line=_line(key_node),
+                    line=line_of(key_node),
                     field=key,
                 )
             if key in seen_top:
-                raise CatalogError("key given twice", file=file, line=_line(key_node), field=key)
+                raise CatalogError("key given twice", file=file, line=line_of(key_node), field=key)
             seen_top.add(key)
             if key == "skills":
-                if not isinstance(value_node, yaml.MappingNode):
-                    raise CatalogError(
-                        "must map skill ids to titles",
-                        file=file,
-                        line=_line(value_node),
-                        field="skills",
-                    )
-                for skill_key, skill_title in value_node.value:
-                    with errors.collect():
-                        skill_id = _scalar(skill_key, file, "skills")
-                        if not _ID_RE.match(skill_id):
-                            raise CatalogError(
-                                f"{skill_id!r} is not a valid skill id",
-                                file=file,
-                                line=_line(skill_key),
-                                field="skills",
-                            )
-                        skills[skill_id] = _scalar(skill_title, file, f"skills.{skill_id}")
+                skills.update(_parse_skills(value_node, file, errors))
             else:
-                if not isinstance(value_node, yaml.SequenceNode):
-                    raise CatalogError(
-                        "must be a list of tools", file=file, line=_line(value_node), field="tools"
-                    )
-                for item in value_node.value:
-                    with errors.collect():
-                        tools.append(_parse_tool(item, file, errors))
-    all_skills = {**(known_skills or {}), **skills}
+                tools.extend(_parse_tools(value_node, file, errors))
+    _check_entries(tools, file, {**(known_skills or {}), **skills}, partial, errors)
+    return skills, tools
+
+
+def _parse_skills(node: yaml.Node, file: str, errors: Errors) -> dict[str, str]:
+    """The ``skills`` mapping: skill id -> title."""
+    if not isinstance(node, yaml.MappingNode):
+        raise CatalogError(
+            "must map skill ids to titles", file=file, line=line_of(node), field="skills"
+        )
+    skills: dict[str, str] = {}
+    for skill_key, skill_title in node.value:
+        with errors.collect():
+            skill_id = scalar(skill_key, file, "skills")
+            if not _ID_RE.match(skill_id):
+                raise CatalogError(
+                    f"{skill_id!r} is not a valid skill id",
+                    file=file,
+                    line=line_of(skill_key),
+                    field="skills",
+                )
+            skills[skill_id] = scalar(skill_title, file, f"skills.{skill_id}")
+    return skills
+
+
+def _parse_tools(node: yaml.Node, file: str, errors: Errors) -> list[_RawTool]:
+    """The ``tools`` list, each entry read on its own (one bad entry does not hide the rest)."""
+    if not isinstance(node, yaml.SequenceNode):
+        raise CatalogError("must be a list of tools", file=file, line=line_of(node), field="tools")
+    tools: list[_RawTool] = []
+    for item in node.value:
+        with errors.collect():
+            tools.append(_parse_tool(item, file, errors))
+    return tools
+
+
+def _check_entries(
+    tools: list[_RawTool], file: str, all_skills: dict[str, str], partial: bool, errors: Errors
+) -> None:
+    """Checks across entries: ids present and unique, skills known, required keys given."""
     seen: dict[str, int] = {}
     for raw in tools:
         tool_id = raw.fields.get("id")
@@ -427,16 +289,14 @@ def _parse_catalog(
                     line=raw.lines["skill"],
                     field="skill",
                 )
-        if not partial:
-            for required in ("name", "skill"):
-                if required not in raw.fields and required not in raw.bad:
-                    raw.bad.add(required)
-                    errors.items.append(
-                        CatalogError(
-                            "missing required key", file=file, line=raw.line, field=required
-                        )
-                    )
-    return skills, tools
+        if partial:
+            continue
+        for required in ("name", "skill"):
+            if required not in raw.fields and required not in raw.bad:
+                raw.bad.add(required)
+                errors.items.append(
+                    CatalogError("missing required key", file=file, line=raw.line, field=required)
+                )
 
 
 def _finish(raw: _RawTool, file: str, base: Tool | None) -> Tool:
@@ -481,7 +341,7 @@ def load_catalog(extra: Iterable[Path] = (), *, bundled: bool = True) -> Catalog
     skills: dict[str, str] = {}
     tools: dict[str, Tool] = {}
     files: list[str] = []
-    errors = _Errors()
+    errors = Errors()
     if bundled:
         text = (
             resources.files("tracker.catalog").joinpath(BUNDLED_CATALOG).read_text(encoding="utf-8")

@@ -9,11 +9,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
+import httpx
+
 from tracker.catalog import Tool
+from tracker.collectors.base import CollectContext, make_client
 
 __all__ = [
     "DEMAND_SINCE",
     "add_months",
+    "demand_client",
     "has_job_terms",
     "iter_months",
     "month_of",
@@ -60,3 +64,17 @@ def stackoverflow_tags(tool: Tool) -> tuple[str, ...]:
 def has_job_terms(tool: Tool) -> bool:
     """Return True when the catalog says how a job post names the tool (``job_terms``)."""
     return tool.job_terms is not None and bool(tool.job_terms.names)
+
+
+def demand_client(
+    ctx: CollectContext, source: str, base_url: str, transport: httpx.BaseTransport | None
+) -> httpx.Client:
+    """The run's HTTP client for a demand source: JSON answers, bodies checked as JSON."""
+    return make_client(
+        ctx,
+        source=source,
+        base_url=base_url,
+        headers={"Accept": "application/json"},
+        transport=transport,
+        check_json=True,
+    )

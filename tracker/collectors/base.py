@@ -70,8 +70,6 @@ class WarehouseState(Protocol):
     def http_validators(self, url: str) -> tuple[str | None, str | None]: ...
     def last_download_day(self, tool_id: str, package: str, source: str) -> date | None: ...
     def last_star_week(self, tool_id: str, source: str = "github") -> date | None: ...
-    def latest_snapshot(self, tool_id: str) -> tuple[datetime, int | None] | None: ...
-    def repo_identity(self, tool_id: str) -> tuple[int, str] | None: ...
     def http_fetched_at(self, url: str) -> datetime | None: ...
     def latest_snapshot_record(self, tool_id: str) -> RepoSnapshotRecord | None: ...
     def recent_snapshots(self, tool_id: str, since: datetime) -> tuple[RepoSnapshotRecord, ...]: ...
@@ -454,3 +452,17 @@ class RateLimiter:
             self._next = max(now, self._next) + self.interval
         if delay > 0:
             self._sleep(delay)
+
+
+def open_breaker(client: httpx.Client) -> SourceUnreachableError | None:
+    """Return the failure that opened ``client``'s unreachable-host breaker, or None when closed.
+
+    Loops ask before a request that needs work first (a rate limiter's wait, a cursor read).
+    """
+    transport = client._transport  # the RetryTransport that make_client installed
+    if not isinstance(transport, RetryTransport):
+        return None
+    with transport._lock:
+        if transport._unreachable >= transport.policy.breaker_threshold:
+            return transport._unreachable_error
+    return None

@@ -10,30 +10,44 @@ after a 200 status when the result was already streaming: the body then ends wit
 
 The first run backfills everything since 2016; later runs ask only for the days after the newest
 stored one, minus a short lag window that is re-read because the dataset loads a day in batches.
+
+User: ClickPy's README names ``demo`` as the read-only user of this host (its ``.env.example``
+moved from ``play`` on another host to ``demo`` here in December 2024; its browser client still
+sends ``play``). Without ``TRACKER_CLICKHOUSE_USER`` the collector asks as ``demo``; on an
+authentication error (ClickHouse code 516) it tries ``play`` once per run and logs which user
+worked. A user set with ``TRACKER_CLICKHOUSE_USER`` is used as given and never swapped: its
+authentication error says so.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import re
-from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
 from typing import ClassVar
 
 import httpx
 
 from tracker.catalog import Tool
-from tracker.collectors.base import CollectContext, isolate, make_client, register
-from tracker.collectors.pypi import normalize
-from tracker.errors import ParseError, SourceUnreachableError, TrackerError, UpstreamError
-from tracker.records import DownloadRecord, ToolBatch, ToolFailure, ToolOutcome
+from tracker.collectors._packages import (
+    PackageCollector,
+    PackageError,
+    PackageResult,
+    PackageSource,
+)
+from tracker.collectors.base import CollectContext, register
+from tracker.config import DEFAULT_CLICKHOUSE_USER
+from tracker.errors import ParseError, UpstreamError
+from tracker.records import DownloadRecord
 
 __all__ = [
     "DOWNLOADS_SQL",
+    "FALLBACK_USER",
     "ClickHouseError",
+    "ClickhouseUsers",
     "ClickpyCollector",
+    "collect_daily",
     "fetch_daily",
     "parse_daily",
     "query_window",
@@ -46,6 +60,8 @@ SOURCE = "clickpy"
 # dataset loads a day in several batches, so the last day or two may still grow.
 LAG_DAYS = 3
 EPOCH = date(1970, 1, 1)  # ClickHouse Date starts here; the dataset itself starts in 2016
+FALLBACK_USER = "play"  # tried once per run when the default user is refused
+AUTHENTICATION_FAILED = 516  # ClickHouse error code
 
 # Upstream SQL (ClickHouse dialect), not warehouse SQL: values only as {param:Type} placeholders.
 # pypi_downloads_per_day is a SummingMergeTree: rows of a day may not be merged yet, so sum().
@@ -64,6 +80,12 @@ _EXCEPTION_RE = re.compile(r"Code: (\d+)\. DB::Exception: ?([^\n]*)")
 
 class ClickHouseError(UpstreamError):
     """ClickHouse reported an exception (``Code: NNN. DB::Exception``), maybe after a 200."""
+
+    def __init__(
+        self, message: str, *, source: str, url: str, status: int | None, code: int | None = None
+    ):
+        super().__init__(message, source=source, url=url, status=status)
+        self.code = code  # ClickHouse's error code (516: authentication failed), when known
 
 
 def query_window(last_day: date | None, today: date) -> tuple[date, date]:
@@ -199,79 +221,100 @@ def fetch_daily(
         message = error or (
             "HTML page instead of a ClickHouse answer" if text.lstrip().startswith("<") else first
         )
-        cls = ClickHouseError if error or header_code else UpstreamError
-        raise cls(message, source=SOURCE, url=url, status=response.status_code)
+        if not (error or header_code):
+            raise UpstreamError(message, source=SOURCE, url=url, status=response.status_code)
+        match = _EXCEPTION_RE.search(text)
+        code = header_code or (match.group(1) if match else None)
+        raise ClickHouseError(
+            message,
+            source=SOURCE,
+            url=url,
+            status=response.status_code,
+            code=int(code) if code and code.isdigit() else None,
+        )
     return url, text
 
 
+class ClickhouseUsers:
+    """The user ClickPy is asked as: ``demo``, then ``play`` once if refused; or the one set."""
+
+    def __init__(self, configured: str | None) -> None:
+        self.current = configured or DEFAULT_CLICKHOUSE_USER
+        self.explicit = configured is not None
+        self._fallback = None if configured else FALLBACK_USER
+        self._confirmed = False
+
+    def query(
+        self, client: httpx.Client, package: str, since: date, until: date
+    ) -> tuple[str, str]:
+        """Return (url, body) of ``fetch_daily`` as the current user, switching once on 516."""
+        try:
+            answer = fetch_daily(client, package, user=self.current, since=since, until=until)
+        except ClickHouseError as exc:
+            if exc.code != AUTHENTICATION_FAILED:
+                raise
+            if self._fallback is None:
+                raise self._refused(exc) from exc
+            refused, self.current, self._fallback = self.current, self._fallback, None
+            log.warning("clickpy: user %r refused (code 516); trying %r", refused, self.current)
+            answer = fetch_daily(client, package, user=self.current, since=since, until=until)
+        if not self._confirmed:
+            self._confirmed = True
+            log.info("clickpy: querying as user %r", self.current)
+        return answer
+
+    def _refused(self, exc: ClickHouseError) -> ClickHouseError:
+        if not self.explicit:
+            return exc
+        hint = "TRACKER_CLICKHOUSE_USER is set, so no other user is tried"
+        return ClickHouseError(
+            f"{exc.reason} ({hint})", source=SOURCE, url=exc.url, status=exc.status, code=exc.code
+        )
+
+
+def collect_daily(
+    ctx: CollectContext,
+    client: httpx.Client,
+    users: ClickhouseUsers,
+    tool: Tool,
+    package: str,
+    last_day: date | None,
+) -> PackageResult:
+    """Return one package's daily downloads: a backfill, or the days after ``last_day``."""
+    since, until = query_window(last_day, ctx.now().date())
+    url, body = users.query(client, package, since, until)
+    rows = parse_daily(body, tool_id=tool.id, package=package, url=url)
+    if last_day is None and not rows:
+        raise PackageError(
+            f"{package}: ClickPy has no downloads for this project "
+            "(not on PyPI under this name, or not in the dataset yet)"
+        )
+    return PackageResult(
+        downloads=tuple(rows), counters=(("packages_backfilled", int(last_day is None)),)
+    )
+
+
 @register(SOURCE)
-class ClickpyCollector:
+class ClickpyCollector(PackageCollector[date | None]):
     """Backfills and then extends daily downloads from ClickPy's ClickHouse, one query a package."""
 
     name: ClassVar[str] = SOURCE
 
-    def __init__(self, transport: httpx.BaseTransport | None = None) -> None:
-        self.transport = transport
-        self._stopped: SourceUnreachableError | None = None
+    def client(self, ctx: CollectContext) -> httpx.Client:
+        """Return the ClickHouse client; the query is read-only, so a POST is retried too."""
+        return self.open_client(ctx, ctx.settings.clickhouse_url, retry_post=True)
 
-    def applicable(self, tool: Tool) -> bool:
-        """Return True when the tool lists PyPI packages."""
-        return bool(tool.pypi)
-
-    def _one(self, ctx: CollectContext, client: httpx.Client, tool: Tool) -> ToolOutcome:
-        records: list[DownloadRecord] = []
-        errors: list[str] = []
-        today = ctx.now().date()
-        backfilled = 0
-        for raw in tool.pypi:
-            package = normalize(raw)
-            # one endpoint for every package: the package's own query names it
-            own_url = f"{str(client.base_url).rstrip('/')}/?param_name={package}"
-            if ctx.stop_requested():
-                errors.append(f"{package}: not collected (stop requested)")
-                continue
-            if self._stopped is not None:
-                errors.append(self._stopped.for_url(own_url).not_collected)
-                continue
-            last_day = ctx.state.last_download_day(tool.id, package, SOURCE)
-            since, until = query_window(last_day, today)
-            try:
-                url, body = fetch_daily(
-                    client, package, user=ctx.settings.clickhouse_user, since=since, until=until
-                )
-                rows = parse_daily(body, tool_id=tool.id, package=package, url=url)
-            except SourceUnreachableError as exc:
-                self._stopped = exc
-                errors.append(exc.for_url(own_url, requested=True).not_collected)
-                continue
-            except TrackerError as exc:
-                errors.append(str(exc))
-                continue
-            if last_day is None:
-                backfilled += 1
-                if not rows:
-                    errors.append(
-                        f"{package}: ClickPy has no downloads for this project "
-                        "(not on PyPI under this name, or not in the dataset yet)"
-                    )
-            records.extend(rows)
-        if errors and not records:
-            return ToolFailure(tool.id, "; ".join(errors))
-        return ToolBatch(
-            tool_id=tool.id,
-            downloads=tuple(records),
-            errors=tuple(errors),
-            counters=(("packages_backfilled", backfilled),),
+    def source(self, ctx: CollectContext, client: httpx.Client) -> PackageSource[date | None]:
+        """Return the declaration: serial queries (a shared public endpoint), newest stored day."""
+        users = ClickhouseUsers(ctx.settings.clickhouse_user)
+        # one endpoint for every package: the package's own query names it
+        base = str(client.base_url).rstrip("/")
+        return PackageSource(
+            name=SOURCE,
+            url=lambda package: f"{base}/?param_name={package}",
+            prepare=lambda tool, package: ctx.state.last_download_day(tool.id, package, SOURCE),
+            work=lambda tool, package, last_day: collect_daily(
+                ctx, client, users, tool, package, last_day
+            ),
+            counters=("packages_backfilled",),
         )
-
-    def collect(self, ctx: CollectContext, tools: Sequence[Tool]) -> Iterator[ToolOutcome]:
-        """Yield one outcome per tool; queries are serial (a shared public endpoint)."""
-        with make_client(
-            ctx,
-            source=SOURCE,
-            base_url=ctx.settings.clickhouse_url,
-            transport=self.transport,
-            retry_post=True,  # the query is read-only: retrying the POST is safe
-        ) as client:
-            for tool in tools:
-                yield isolate(tool.id, functools.partial(self._one, ctx, client, tool))

@@ -25,32 +25,43 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from typing import Any, ClassVar, Protocol
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, ClassVar
 
 import httpx
 
 from tracker.catalog import Tool
-from tracker.catalog.job_terms import JobMatcher
+from tracker.catalog.job_matcher import JobMatcher
 from tracker.collectors._demand import (
     DEMAND_SINCE,
     add_months,
+    demand_client,
     has_job_terms,
     iter_months,
     month_of,
     month_start_ts,
 )
-from tracker.collectors.base import CollectContext, describe_body, isolate, make_client, register
-from tracker.errors import ParseError, SourceUnreachableError, TrackerError, UpstreamError
+from tracker.collectors._hn_parse import (
+    HiringThread,
+    ListingPage,
+    PostMatcher,
+    choose_threads,
+    count_mentions,
+    hiring_month,
+    parse_listing,
+    parse_thread,
+)
+from tracker.collectors.base import CollectContext, describe_body, isolate, register
+from tracker.errors import SourceUnreachableError, TrackerError, UpstreamError
 from tracker.records import DemandRecord, ToolBatch, ToolFailure, ToolOutcome
 
 __all__ = [
     "HiringThread",
     "HnCollector",
+    "ListingPage",
     "PostMatcher",
     "choose_threads",
     "count_mentions",
@@ -70,179 +81,12 @@ MAX_LISTING_REQUESTS = 20  # 10,000 stories: far beyond any real listing, a guar
 # a month's thread is posted on its 1st (about 15:00 UTC); list a few days earlier to be safe
 LISTING_MARGIN_DAYS = 7
 
-_HIRING_RE = re.compile(r"^\s*Ask HN:\s*Who is hiring\?", re.IGNORECASE)
-_MONTHS = (
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-)
-_TITLE_MONTH_RE = re.compile(r"\(\s*([A-Za-z]+)\.?\s+(\d{4})\s*\)")
-# text Algolia or HN put in place of a removed comment (defensive: removed ones normally have none)
-_REMOVED_TEXTS = frozenset({"[dead]", "[deleted]", "[flagged]"})
-
-
-class PostMatcher(Protocol):
-    """Names the tools a job post mentions (the catalog's JobMatcher)."""
-
-    def match(self, html: str) -> frozenset[str]:
-        """Return the tool ids named by one job post (its HTML as HN sends it)."""
-        ...
-
-
 MatcherFactory = Callable[[Sequence[Tool]], PostMatcher]
 
 
 def default_matcher(tools: Sequence[Tool]) -> PostMatcher:
     """Return the catalog's JobMatcher for ``tools`` (``tracker.catalog.job_terms``)."""
     return JobMatcher.from_tools(tools)
-
-
-@dataclass(frozen=True, slots=True)
-class HiringThread:
-    """One "Ask HN: Who is hiring?" story."""
-
-    story_id: int
-    month: date  # the month the title names (else the month it was posted in, UTC)
-    title: str
-    created_at: datetime
-    num_comments: int
-
-
-@dataclass(frozen=True, slots=True)
-class ListingPage:
-    """One listing answer: the hiring threads in it, and how to ask for the next page."""
-
-    threads: tuple[HiringThread, ...]
-    hits: int  # stories in this answer (all titles)
-    nb_hits: int | None  # stories matching the query in all (Algolia's nbHits)
-    oldest_ts: int | None  # created_at_i of the oldest story in this answer
-    ids: frozenset[int]  # every story id in this answer
-
-
-def hiring_month(title: str, created_at: datetime) -> date | None:
-    """Return the month a hiring thread is for, or None when ``title`` is not a hiring thread.
-
-    The title names it ("Ask HN: Who is hiring? (January 2015)"); when it does not, the month the
-    story was posted in (UTC) stands in.
-    """
-    if not _HIRING_RE.match(title):
-        return None
-    match = _TITLE_MONTH_RE.search(title)
-    if match:
-        name, year = match.group(1).lower(), int(match.group(2))
-        for number, month in enumerate(_MONTHS, start=1):
-            if len(name) >= 3 and month.startswith(name) and 1970 <= year <= 9999:
-                return date(year, number, 1)
-    return month_of(created_at)
-
-
-def _int(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 18:
-        return int(value)
-    return None
-
-
-def parse_listing(payload: object, *, url: str) -> ListingPage:
-    """Return the hiring threads of a ``search_by_date`` answer (other stories are skipped)."""
-    if not isinstance(payload, dict):
-        raise ParseError("payload is not a JSON object", source=SOURCE, field="$", url=url)
-    hits = payload.get("hits")
-    if not isinstance(hits, list):
-        raise ParseError("missing or not a list", source=SOURCE, field="hits", url=url)
-    threads: list[HiringThread] = []
-    ids: set[int] = set()
-    oldest: int | None = None
-    for hit in hits:
-        if not isinstance(hit, dict):
-            raise ParseError("hit is not an object", source=SOURCE, field="hits[]", url=url)
-        story_id = _int(hit.get("objectID"))
-        created = _int(hit.get("created_at_i"))
-        title = hit.get("title")
-        if story_id is None or created is None or not isinstance(title, str):
-            log.debug("hn: listing hit without objectID/created_at_i/title skipped: %r", hit)
-            continue
-        ids.add(story_id)
-        oldest = created if oldest is None else min(oldest, created)
-        try:
-            created_at = datetime.fromtimestamp(created, UTC)
-        except (OverflowError, OSError, ValueError):
-            continue
-        month = hiring_month(title, created_at)
-        if month is None:
-            continue
-        comments = _int(hit.get("num_comments"))
-        threads.append(HiringThread(story_id, month, title, created_at, comments or 0))
-    nb_hits = _int(payload.get("nbHits"))
-    return ListingPage(tuple(threads), len(hits), nb_hits, oldest, frozenset(ids))
-
-
-def choose_threads(threads: Sequence[HiringThread]) -> dict[date, HiringThread]:
-    """Return one thread per month: the one with the most comments (then the earliest).
-
-    A month normally has exactly one; a re-posted or duplicated story must not double the month.
-    """
-    chosen: dict[date, HiringThread] = {}
-    for thread in threads:
-        best = chosen.get(thread.month)
-        if best is None or (thread.num_comments, -thread.created_at.timestamp()) > (
-            best.num_comments,
-            -best.created_at.timestamp(),
-        ):
-            chosen[thread.month] = thread
-    return chosen
-
-
-def parse_thread(payload: object, *, story_id: int, url: str) -> list[str]:
-    """Return the HTML of every top-level job post of a thread (``/items/<id>`` answer).
-
-    Deleted or dead comments (no text) are not posts: they are left out.
-    """
-    if not isinstance(payload, dict):
-        raise ParseError("payload is not a JSON object", source=SOURCE, field="$", url=url)
-    got_id = _int(payload.get("id"))
-    if got_id is not None and got_id != story_id:
-        raise ParseError(
-            f"answer is item {got_id}, not {story_id}", source=SOURCE, field="id", url=url
-        )
-    children = payload.get("children")
-    if not isinstance(children, list):
-        raise ParseError("missing or not a list", source=SOURCE, field="children", url=url)
-    posts: list[str] = []
-    for child in children:
-        if not isinstance(child, dict):
-            raise ParseError("child is not an object", source=SOURCE, field="children[]", url=url)
-        if child.get("type") not in (None, "comment"):
-            continue
-        if child.get("deleted") is True or child.get("dead") is True:
-            continue
-        text = child.get("text")
-        if not isinstance(text, str) or not text.strip() or text.strip() in _REMOVED_TEXTS:
-            continue
-        posts.append(text)
-    return posts
-
-
-def count_mentions(
-    posts: Sequence[str], matcher: PostMatcher, tool_ids: frozenset[str]
-) -> Counter[str]:
-    """Return, per tool of ``tool_ids``, how many of ``posts`` name it (each post counts once)."""
-    counts: Counter[str] = Counter()
-    for post in posts:
-        counts.update(matcher.match(post) & tool_ids)
-    return counts
 
 
 @dataclass(slots=True)
@@ -319,27 +163,12 @@ class HnCollector:
     def collect(self, ctx: CollectContext, tools: Sequence[Tool]) -> Iterator[ToolOutcome]:
         """Yield one outcome per tool: its month rows for every thread read in this run."""
         current = month_of(ctx.now())
-        months = list(iter_months(DEMAND_SINCE, current))
-        stored = ctx.state.demand_months(SOURCE)
-        needed = {current, add_months(current, -1)} & set(months)
-        for tool in tools:
-            have = stored.get(tool.id, frozenset())
-            needed.update(m for m in months if m not in have)
+        needed = months_to_read(current, ctx.state.demand_months(SOURCE), tools)
         if not needed:  # before 2015: nothing to do
             for tool in tools:
                 yield ToolBatch(tool_id=tool.id)
             return
-        results: dict[date, _MonthResult] = {}
-        errors: list[str] = []
-        gaps: list[date] = []
-        with make_client(
-            ctx,
-            source=SOURCE,
-            base_url=ctx.settings.hn_url,
-            headers={"Accept": "application/json"},
-            transport=self.transport,
-            check_json=True,
-        ) as client:
+        with demand_client(ctx, SOURCE, ctx.settings.hn_url, self.transport) as client:
             try:
                 threads = self.list_threads(client, min(needed))
             except TrackerError as exc:
@@ -352,53 +181,90 @@ class HnCollector:
                 for tool in tools:
                     yield ToolFailure(tool.id, why)
                 return
-            tool_ids = frozenset(t.id for t in tools)
-            matcher = self.matcher_factory(tools)
+            run = _Run(gaps=sorted(m for m in needed if m not in threads and m < current))
             todo = sorted((m for m in needed if m in threads), reverse=True)  # newest first
-            gaps = sorted(m for m in needed if m not in threads and m < current)
-            for month in todo:
-                if ctx.stop_requested():
-                    left = [m for m in todo if m <= month]
-                    errors.append(f"{len(left)} month(s) not read (stop requested)")
-                    break
-                thread = threads[month]
-                path = ITEM_PATH.format(thread.story_id)
-                url = str(client.build_request("GET", path).url)
-                try:
-                    posts = parse_thread(_get_json(client, path), story_id=thread.story_id, url=url)
-                    mentions = count_mentions(posts, matcher, tool_ids)
-                except SourceUnreachableError as exc:
-                    errors.append(f"{month:%Y-%m}: {exc}")
-                    left = [m for m in todo if m < month]
-                    if left:
-                        errors.append(f"{len(left)} older month(s) not read: host unreachable")
-                    break
-                except TrackerError as exc:
-                    errors.append(f"{month:%Y-%m}: {exc}")
-                    continue
-                except Exception as exc:  # a matcher bug costs one month, not the source
-                    log.exception("hn: unexpected error on thread %s", thread.story_id)
-                    errors.append(f"{month:%Y-%m}: unexpected error: {type(exc).__name__}: {exc}")
-                    continue
-                results[month] = _MonthResult(len(posts), mentions)
+            self._read_threads(ctx, client, [threads[m] for m in todo], tools, run)
+        yield from run.outcomes(tools)
+
+    def _read_threads(
+        self,
+        ctx: CollectContext,
+        client: httpx.Client,
+        threads: Sequence[HiringThread],
+        tools: Sequence[Tool],
+        run: _Run,
+    ) -> None:
+        """Read ``threads`` (newest first) and count their posts per tool into ``run``."""
+        tool_ids = frozenset(t.id for t in tools)
+        matcher = self.matcher_factory(tools)
+        for index, thread in enumerate(threads):
+            month = thread.month
+            if ctx.stop_requested():
+                run.errors.append(f"{len(threads) - index} month(s) not read (stop requested)")
+                return
+            path = ITEM_PATH.format(thread.story_id)
+            url = str(client.build_request("GET", path).url)
+            try:
+                posts = parse_thread(_get_json(client, path), story_id=thread.story_id, url=url)
+                mentions = count_mentions(posts, matcher, tool_ids)
+            except SourceUnreachableError as exc:
+                run.errors.append(f"{month:%Y-%m}: {exc}")
+                if index + 1 < len(threads):
+                    left = len(threads) - index - 1
+                    run.errors.append(f"{left} older month(s) not read: host unreachable")
+                return
+            except TrackerError as exc:
+                run.errors.append(f"{month:%Y-%m}: {exc}")
+                continue
+            except Exception as exc:  # a matcher bug costs one month, not the source
+                log.exception("hn: unexpected error on thread %s", thread.story_id)
+                run.errors.append(f"{month:%Y-%m}: unexpected error: {type(exc).__name__}: {exc}")
+                continue
+            run.results[month] = _MonthResult(len(posts), mentions)
+
+
+def months_to_read(
+    current: date, stored: Mapping[str, frozenset[date]], tools: Sequence[Tool]
+) -> set[date]:
+    """The months to read: the current and the previous (threads keep growing), and every month
+    since 2015 that some tool has no row for (the cursor is the stored rows)."""
+    months = list(iter_months(DEMAND_SINCE, current))
+    needed = {current, add_months(current, -1)} & set(months)
+    for tool in tools:
+        have = stored.get(tool.id, frozenset())
+        needed.update(m for m in months if m not in have)
+    return needed
+
+
+@dataclass(slots=True)
+class _Run:
+    """What one run read: per month the posts and mentions, the errors and the missing months."""
+
+    results: dict[date, _MonthResult] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    gaps: list[date] = field(default_factory=list)
+
+    def outcomes(self, tools: Sequence[Tool]) -> Iterator[ToolOutcome]:
+        """One outcome per tool; source-wide counters and warnings go on the first tool only."""
         warnings: tuple[str, ...] = ()
-        if gaps:  # whoishiring has posted every month since 2011: a gap is worth a look
+        if self.gaps:  # whoishiring has posted every month since 2011: a gap is worth a look
+            gaps = self.gaps
             shown = ", ".join(f"{m:%Y-%m}" for m in gaps[:12]) + (" ..." if len(gaps) > 12 else "")
             warnings = (
                 f"no 'Ask HN: Who is hiring?' thread found for {len(gaps)} month(s): {shown}",
             )
-        posts_read = sum(r.total for r in results.values())
+        posts_read = sum(r.total for r in self.results.values())
+        counters = (("threads_read", len(self.results)), ("posts_read", posts_read))
         for index, tool in enumerate(tools):
-            first = index == 0  # source-wide counters and warnings go on the first tool only
-            counters = (("threads_read", len(results)), ("posts_read", posts_read)) if first else ()
+            first = index == 0
             yield isolate(
                 tool.id,
                 functools.partial(
                     _outcome,
                     tool.id,
-                    results,
-                    tuple(errors),
-                    counters,
+                    self.results,
+                    tuple(self.errors),
+                    counters if first else (),
                     warnings if first else (),
                 ),
             )

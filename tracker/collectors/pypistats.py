@@ -6,46 +6,46 @@ Docs: https://pypistats.org/api/ . ``GET /api/packages/<name>/overall?mirrors=fa
 once a day, so each run upserts every day it sees (the table outgrows the window over time) and a
 package is not asked again on the day it was already fetched. The site asks for at most about
 5 requests/second and 30/minute and answers 429 (sometimes with an HTML page) beyond that.
+It answers 404 both for an unknown package and for a known one with no download rows (see the
+server's ``/api/packages/<name>/overall`` view), so a 404 says "unknown package or no downloads".
 """
 
 from __future__ import annotations
 
-import functools
-import json
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import ClassVar
 
 import httpx
 
 from tracker.catalog import Tool
+from tracker.collectors._packages import (
+    Fetched,
+    PackageCollector,
+    PackageResult,
+    PackageSource,
+    conditional_headers,
+    normalize,
+    read_json,
+)
 from tracker.collectors.base import (
     CollectContext,
     RateLimiter,
     RetryPolicy,
     describe_body,
-    isolate,
-    make_client,
     parse_retry_after,
     register,
 )
-from tracker.collectors.pypi import normalize
-from tracker.errors import (
-    ParseError,
-    RateLimitedError,
-    SourceUnreachableError,
-    TrackerError,
-    UpstreamError,
-)
-from tracker.records import DownloadRecord, HttpCacheRecord, ToolBatch, ToolFailure, ToolOutcome
+from tracker.errors import ParseError, RateLimitedError
+from tracker.records import DownloadRecord, HttpCacheRecord
 
 __all__ = [
     "PypistatsCollector",
     "PypistatsFetch",
     "already_collected",
+    "collect_overall",
     "fetch_overall",
     "parse_overall",
 ]
@@ -103,14 +103,7 @@ def parse_overall(payload: object, *, tool_id: str, package: str, url: str) -> l
     ]
 
 
-@dataclass(frozen=True, slots=True)
-class PypistatsFetch:
-    """One ``/overall`` answer: the decoded payload (None on 304) and the response validators."""
-
-    url: str
-    payload: object | None
-    etag: str | None
-    last_modified: str | None
+PypistatsFetch = Fetched  # an ``/overall`` answer (payload None on 304)
 
 
 def overall_path(package: str) -> str:
@@ -125,55 +118,35 @@ def fetch_overall(
     validators: tuple[str | None, str | None] = (None, None),
     sleep: Callable[[float], None] = time.sleep,
     limiter: RateLimiter | None = None,
-) -> PypistatsFetch:
+) -> Fetched:
     """Return the ``/overall?mirrors=false`` answer of ``package``, waiting out 429s.
 
-    Raises UpstreamError (404: unknown package), RateLimitedError when 429 persists.
+    Raises UpstreamError (404: unknown package, or no downloads), RateLimitedError when 429
+    persists.
     """
     path = overall_path(package)
     url = str(client.build_request("GET", path).url)
-    headers: dict[str, str] = {}
-    etag, last_modified = validators
-    if etag:
-        headers["If-None-Match"] = etag
-    if last_modified:
-        headers["If-Modified-Since"] = last_modified
     for attempt in range(RATE_LIMIT_RETRIES + 1):
         if limiter is not None:
             limiter.wait()
-        response = client.get(path, headers=headers)
+        response = client.get(path, headers=conditional_headers(validators))
         if response.status_code != 429:
             break
         # the body may be an HTML page: only the status and Retry-After matter here
         wait = parse_retry_after(response.headers.get("retry-after"))
         wait = RATE_LIMIT_WAIT if wait is None else wait
         if attempt == RATE_LIMIT_RETRIES or wait > MAX_RATE_LIMIT_WAIT:
-            break  # give up for this run rather than block it for longer
+            raise RateLimitedError(
+                f"rate limited after {attempt + 1} attempt(s) ({describe_body(response)})",
+                source=SOURCE,
+                url=url,
+                status=429,
+            )  # give up for this run rather than block it for longer
         log.info("pypistats: HTTP 429 on %s, waiting %.0fs", url, wait)
         sleep(wait)
-    status = response.status_code
-    if status == 429:
-        raise RateLimitedError(
-            f"rate limited after {attempt + 1} attempt(s) ({describe_body(response)})",
-            source=SOURCE,
-            url=url,
-            status=429,
-        )
-    if status == 304:
-        return PypistatsFetch(url, None, etag, last_modified)
-    if status == 404:
-        raise UpstreamError(f"unknown package {package!r}", source=SOURCE, url=url, status=404)
-    if status != 200:
-        raise UpstreamError(describe_body(response), source=SOURCE, url=url, status=status)
-    try:
-        payload = json.loads(response.content)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UpstreamError(
-            f"invalid JSON ({describe_body(response)})", source=SOURCE, url=url, status=status
-        ) from exc
-    return PypistatsFetch(
-        url, payload, response.headers.get("etag"), response.headers.get("last-modified")
-    )
+    # pypistats answers 404 for a known package without download rows as well
+    not_found = f"unknown package or no downloads for {package!r}"
+    return read_json(response, source=SOURCE, url=url, not_found=not_found, validators=validators)
 
 
 def already_collected(last_day: date | None, fetched_at: datetime | None, *, now: datetime) -> bool:
@@ -189,8 +162,30 @@ def already_collected(last_day: date | None, fetched_at: datetime | None, *, now
     return fetched_at is not None and fetched_at.date() == today
 
 
+def collect_overall(
+    ctx: CollectContext,
+    client: httpx.Client,
+    limiter: RateLimiter,
+    tool: Tool,
+    package: str,
+    validators: tuple[str | None, str | None],
+) -> PackageResult:
+    """Return one package's daily downloads, and its validators once its answer is read."""
+    result = fetch_overall(client, package, validators=validators, sleep=ctx.sleep, limiter=limiter)
+    # kept only once the answer is read: a payload that does not parse is asked again
+    fetched = (HttpCacheRecord(result.url, result.etag, result.last_modified, ctx.now()),)
+    counted = (("packages_fetched", 1),)
+    if result.payload is None:  # 304: nothing changed since the last fetch
+        return PackageResult(http_cache=fetched, counters=counted)
+    rows = parse_overall(result.payload, tool_id=tool.id, package=package, url=result.url)
+    empty = (f"{package}: pypistats has no download data (nothing stored)",)
+    return PackageResult(
+        downloads=tuple(rows), http_cache=fetched, counters=counted, warnings=() if rows else empty
+    )
+
+
 @register(SOURCE)
-class PypistatsCollector:
+class PypistatsCollector(PackageCollector[tuple[str | None, str | None]]):
     """Collects daily downloads without mirrors from pypistats, serially and throttled."""
 
     name: ClassVar[str] = SOURCE
@@ -200,98 +195,42 @@ class PypistatsCollector:
         transport: httpx.BaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.transport = transport
+        super().__init__(transport)
         self.clock = clock
-        # why the rest of this run is not asked for (each package then names its own URL)
-        self._stopped: RateLimitedError | SourceUnreachableError | None = None
 
-    def applicable(self, tool: Tool) -> bool:
-        """Return True when the tool lists PyPI packages."""
-        return bool(tool.pypi)
-
-    def _one(
-        self, ctx: CollectContext, client: httpx.Client, limiter: RateLimiter, tool: Tool
-    ) -> ToolOutcome:
-        records: list[DownloadRecord] = []
-        cache: list[HttpCacheRecord] = []
-        errors: list[str] = []
-        warnings: list[str] = []
-        skipped = fetched = 0
-        now = ctx.now()
-        for raw in tool.pypi:
-            package = normalize(raw)
-            if ctx.stop_requested():
-                errors.append(f"{package}: not collected (stop requested)")
-                continue
-            url = str(client.build_request("GET", overall_path(package)).url)
-            last_day = ctx.state.last_download_day(tool.id, package, SOURCE)
-            if already_collected(last_day, ctx.state.http_fetched_at(url), now=now):
-                skipped += 1
-                log.debug("pypistats: %s already collected today", package)
-                continue
-            validators = ctx.state.http_validators(url) if last_day else (None, None)
-            if isinstance(self._stopped, SourceUnreachableError):
-                errors.append(self._stopped.for_url(url).not_collected)
-                continue
-            if self._stopped is not None:
-                errors.append(f"not collected: {SOURCE} {self._stopped.reason}: {url}")
-                continue
-            try:
-                result = fetch_overall(
-                    client, package, validators=validators, sleep=ctx.sleep, limiter=limiter
-                )
-            except SourceUnreachableError as exc:
-                # the rest of the source would fail the same way: stop asking
-                self._stopped = exc
-                errors.append(exc.for_url(url, requested=True).not_collected)
-                continue
-            except RateLimitedError as exc:
-                self._stopped = exc
-                errors.append(str(exc))
-                continue
-            except TrackerError as exc:
-                errors.append(str(exc))
-                continue
-            fetched += 1
-            fetched_ok = HttpCacheRecord(result.url, result.etag, result.last_modified, now)
-            if result.payload is None:
-                cache.append(fetched_ok)
-                continue  # 304: nothing changed since the last fetch
-            try:
-                rows = parse_overall(result.payload, tool_id=tool.id, package=package, url=url)
-            except ParseError as exc:
-                errors.append(str(exc))  # not marked as fetched: the next run asks again
-                continue
-            cache.append(fetched_ok)
-            if not rows:
-                warnings.append(f"{package}: pypistats has no download data (nothing stored)")
-            records.extend(rows)
-        if errors and not records and not skipped and not cache:
-            return ToolFailure(tool.id, "; ".join(errors))
-        return ToolBatch(
-            tool_id=tool.id,
-            downloads=tuple(records),
-            http_cache=tuple(cache),
-            errors=tuple(errors),
-            warnings=tuple(warnings),
-            counters=(("packages_fetched", fetched), ("packages_skipped_fresh", skipped)),
-        )
-
-    def collect(self, ctx: CollectContext, tools: Sequence[Tool]) -> Iterator[ToolOutcome]:
-        """Yield one outcome per tool; requests are serial and spaced to 30 per minute."""
-        limiter = RateLimiter(REQUESTS_PER_MINUTE, 60.0, sleep=ctx.sleep, clock=self.clock)
-        # 429 is handled here (fetch_overall) with the service's own window, not by the transport
+    def client(self, ctx: CollectContext) -> httpx.Client:
+        """Return pypistats' client: 429 is left to ``fetch_overall`` (the service's window)."""
         policy = RetryPolicy(
             retries=ctx.settings.http_retries, retry_statuses=frozenset({500, 502, 503, 504})
         )
-        with make_client(
-            ctx,
-            source=SOURCE,
-            base_url=ctx.settings.pypistats_url,
-            headers={"Accept": "application/json"},
-            check_json=True,
-            transport=self.transport,
-            policy=policy,
-        ) as client:
-            for tool in tools:
-                yield isolate(tool.id, functools.partial(self._one, ctx, client, limiter, tool))
+        headers = {"Accept": "application/json"}
+        return self.open_client(
+            ctx, ctx.settings.pypistats_url, headers=headers, check_json=True, policy=policy
+        )
+
+    def source(
+        self, ctx: CollectContext, client: httpx.Client
+    ) -> PackageSource[tuple[str | None, str | None]]:
+        """Return the declaration: serial requests spaced to 30 per minute, fresh ones skipped."""
+        limiter = RateLimiter(REQUESTS_PER_MINUTE, 60.0, sleep=ctx.sleep, clock=self.clock)
+
+        def url(package: str) -> str:
+            return str(client.build_request("GET", overall_path(package)).url)
+
+        def prepare(tool: Tool, package: str) -> tuple[str | None, str | None] | PackageResult:
+            last_day = ctx.state.last_download_day(tool.id, package, SOURCE)
+            if already_collected(last_day, ctx.state.http_fetched_at(url(package)), now=ctx.now()):
+                log.debug("pypistats: %s already collected today", package)
+                return PackageResult(counters=(("packages_skipped_fresh", 1),))
+            return ctx.state.http_validators(url(package)) if last_day else (None, None)
+
+        return PackageSource(
+            name=SOURCE,
+            url=url,
+            prepare=prepare,
+            work=lambda tool, package, validators: collect_overall(
+                ctx, client, limiter, tool, package, validators
+            ),
+            counters=("packages_fetched", "packages_skipped_fresh"),
+            stop_on=(RateLimitedError,),
+        )

@@ -1,4 +1,4 @@
-"""Trend analytics and report rendering (HTML, Markdown, JSON)."""
+"""Trend reports: load (typed, SQL) -> analyse (pure) -> render (HTML, Markdown, JSON) -> labels."""
 
 from __future__ import annotations
 
@@ -19,12 +19,24 @@ def run_report(
 ) -> ReportResult:
     """Write the report of ``settings.db_target`` and store its labels.
 
+    The steps in order: load (typed rows, the only SQL), analyse (pure), render (the files),
+    save the labels.
+
     A DuckDB file: under the writer lock `tracker collect` takes, so the labels are written to
     `tool_labels` and `skill_labels` in one transaction, and a running collect makes the report
     wait up to ``lock_wait`` seconds (then LockHeldError, one line naming the holder). A DuckLake
     has no lock: the labels are one transaction that is re-run if it conflicts with a collect's.
     """
+    from tracker.clock import naive_utc, utc_now
+    from tracker.reports.analytics import analyse, label_rows
+    from tracker.reports.load import load
+    from tracker.reports.render import render
     from tracker.warehouse.db import write_session
+    from tracker.warehouse.labels import save_labels
 
     with write_session(settings.db_target, wait_seconds=lock_wait) as con:
-        return write_report(con, out_dir, as_of)
+        analysis = analyse(load(con, as_of), as_of)
+        result = render(analysis, out_dir)
+        tool_rows, skill_rows = label_rows(analysis)
+        save_labels(con, as_of, tool_rows, skill_rows, naive_utc(utc_now()))
+        return result
