@@ -5,6 +5,8 @@ the store, not the collectors) and prints rows/s of the bulk upsert path (Arrow 
 ON CONFLICT on the primary key). Goal: >= 1,000,000 rows/s.
 
     .venv/bin/python benchmarks/bench_ingest.py [--tools 5000] [--years 10] [--out benchmarks/out/bench.duckdb]
+
+``--db ducklake:...`` writes into an (empty) DuckLake instead of a fresh file (see bench_lake.py).
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from tracker.catalog import Catalog, Tool
+from tracker.config import load_settings
 from tracker.records import ReleaseRecord, StarWeekRecord, ToolBatch
-from tracker.warehouse import Store, WriterLock, open_db
+from tracker.warehouse import Store
+from tracker.warehouse.db import write_session
 
 SKILLS = {
     "infrastructure": "Infrastructure",
@@ -38,6 +42,13 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=250, help="packages per bulk write")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/bench.duckdb"))
     parser.add_argument("--end", default="2026-11-24", help="last day of data (YYYY-MM-DD)")
+    parser.add_argument("--db", help="a ducklake: target instead of --out (must be empty)")
+    parser.add_argument(
+        "--history-tools",
+        type=int,
+        default=None,
+        help="star weeks and releases for the first N tools only (default: every tool)",
+    )
     args = parser.parse_args()
 
     rng = random.Random(42)
@@ -55,12 +66,13 @@ def main() -> None:
         )
         for i in range(args.tools)
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    for suffix in ("", ".wal"):
-        Path(str(args.out) + suffix).unlink(missing_ok=True)
+    target = load_settings(db=args.db or args.out).db_target
+    if not args.db:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        for suffix in ("", ".wal"):
+            Path(str(args.out) + suffix).unlink(missing_ok=True)
 
-    with WriterLock(args.out):
-        con = open_db(args.out)
+    with write_session(target) as con:
         store = Store(con)
         store.refresh_tools(Catalog(skills=SKILLS, tools=tools))
 
@@ -102,7 +114,7 @@ def main() -> None:
             for k in range(52 * args.years)
         ]
         star_rows = release_rows = 0
-        for tool in tools:
+        for tool in tools[: args.history_tools]:
             level = rng.lognormvariate(3, 1.5)
             trend = rng.uniform(-1.0, 1.0) / 52
             stars = tuple(
@@ -137,9 +149,9 @@ def main() -> None:
             f"star_history: {star_rows:,} rows, releases: {release_rows:,} rows in {time.perf_counter() - t0:.1f}s "
             "(per-tool batches, as collectors write them)"
         )
-        con.close()
-    size = args.out.stat().st_size
-    print(f"database: {args.out} ({size / 2**20:,.0f} MiB)")
+    if not args.db:
+        size = args.out.stat().st_size
+        print(f"database: {args.out} ({size / 2**20:,.0f} MiB)")
 
 
 if __name__ == "__main__":

@@ -20,16 +20,16 @@ from pathlib import Path
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", type=Path, default=Path("benchmarks/out/bench.duckdb"))
+    parser.add_argument("--db", default="benchmarks/out/bench.duckdb", help="file or ducklake:")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/report"))
     parser.add_argument("--as-of", default="2026-11-25")
     args = parser.parse_args()
-    if not args.db.exists():
+    if not args.db.startswith("ducklake:") and not Path(args.db).exists():
         sys.exit(f"{args.db} does not exist: run benchmarks/bench_ingest.py first")
     exe = shutil.which("tracker", path=str(Path(sys.executable).parent)) or "tracker"
     t0 = time.perf_counter()
     proc = subprocess.run(
-        [exe, "report", "--db", str(args.db), "--out", str(args.out), "--as-of", args.as_of],
+        [exe, "report", "--db", args.db, "--out", str(args.out), "--as-of", args.as_of],
         capture_output=True,
         text=True,
     )

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from tests.backends import backend_params
+
 FIXTURES = Path(__file__).parent / "fixtures"
 
 _real_connect = socket.socket.connect
@@ -105,3 +107,38 @@ def _restore_logging() -> Iterator[None]:
         if handler not in root.handlers:
             root.addHandler(handler)
     root.setLevel(level)
+
+
+# ---- warehouse backends (tests/backends.py) --------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Any]:
+    """A PostgreSQL server for the lake tests (None, with lake tests skipped, when there is none)."""
+    from tests.backends import lake_extra_missing, start_pg_server, stop_pg_server
+
+    if lake_extra_missing():
+        yield None  # lake tests skip (or fail in CI) on the missing extra first
+        return
+    server, directory, reason = start_pg_server()
+    if server is None:
+        yield reason
+        return
+    try:
+        yield server
+    finally:
+        if directory:
+            stop_pg_server(directory)
+
+
+@pytest.fixture(params=backend_params())
+def backend(request: pytest.FixtureRequest, tmp_path: Path, pg_server: Any) -> Iterator[Any]:
+    """One warehouse per test on each backend: file, lake-file, lake-pg."""
+    from tests.backends import PgServer, finish, make_backend, unavailable
+
+    name = request.param
+    if name == "lake-pg" and not isinstance(pg_server, PgServer):
+        from tests.backends import lake_extra_missing
+
+        unavailable(lake_extra_missing() or str(pg_server))
+    yield from finish(make_backend(name, tmp_path, pg_server if name == "lake-pg" else None))

@@ -57,8 +57,12 @@ catalog_app = typer.Typer(
 app.add_typer(catalog_app, name="catalog")
 
 DbOpt = Annotated[
-    Path | None,
-    typer.Option("--db", help="DuckDB file (default: $TRACKER_DB or ./tracker.duckdb)."),
+    str | None,
+    typer.Option(
+        "--db",
+        help="DuckDB file, or a DuckLake: ducklake:postgres:<conninfo> or "
+        "ducklake:/path/catalog.ducklake (default: $TRACKER_DB or ./tracker.duckdb).",
+    ),
 ]
 QuietOpt = Annotated[
     bool, typer.Option("--quiet", "-q", help="Print nothing on success (for cron).")
@@ -80,30 +84,37 @@ def _fail(exc: TrackerError, *, as_json: bool = False) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _as_tracker_error(exc: Exception, db: Path, out: Path | None = None) -> TrackerError:
+def _as_tracker_error(exc: Exception, settings: Any, out: Path | None = None) -> TrackerError:
     """Return the one-line error for a DuckDB error (damaged file) or an unwritable report dir."""
     from tracker.warehouse.db import is_database_error
 
     if is_database_error(exc):
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return WarehouseError(f"{db}: database error: {first}")
+        if settings.lake is not None:
+            first = settings.lake.mask(first)
+        return WarehouseError(f"{settings.db_label}: database error: {first}")
     if isinstance(exc, OSError) and out is not None:
         return ConfigError(f"cannot write the report to {out}: {exc.strerror or exc}")
     raise exc
 
 
-def _settings(db: Path | None) -> Any:
+def _settings(db: str | None) -> Any:
     from tracker.config import load_settings
 
-    return load_settings().with_db(db)
+    return load_settings(db=db)
 
 
-def _require_db(path: Path) -> None:
-    """Refuse a DB file that does not exist (a typo in --db or TRACKER_DB): only `collect`
-    creates one, so a reader never publishes an empty report or creates files."""
-    if not path.exists():
+def _require_db(settings: Any) -> None:
+    """Refuse a DB that does not exist (a typo in --db or TRACKER_DB): only `collect` creates
+    one, so a reader never publishes an empty report or creates files. A DuckLake counts as
+    existing when its catalog does (a PostgreSQL catalog is assumed to)."""
+    from tracker.warehouse.db import target_exists
+
+    if not target_exists(settings.db_target):
+        what = "DuckLake catalog" if settings.lake is not None else "DuckDB file"
+        label = settings.db_label
         raise WarehouseError(
-            f"{path}: no such DuckDB file; run `tracker collect --db {path}` first "
+            f"{label}: no such {what}; run `tracker collect --db {label}` first "
             "(or fix --db / TRACKER_DB)"
         )
 
@@ -282,7 +293,7 @@ def report(
         typer.Option(
             "--wait",
             help="Seconds to wait for a running collect to release the DB (the report stores "
-            "its labels in tool_labels, so it takes the writer lock).",
+            "its labels in tool_labels, so it takes the writer lock; a DuckLake has none).",
         ),
     ] = 0.0,
 ) -> None:
@@ -292,16 +303,17 @@ def report(
     from tracker.runner import load_configured_catalog
 
     _quiet_logs(quiet)
+    settings = None
     try:
         settings = _settings(db)
         when = _parse_date(as_of) if as_of else datetime.now(UTC).date()
         load_configured_catalog(settings)  # a broken TRACKER_CATALOG fails here, as everywhere
-        _require_db(settings.db_path)
+        _require_db(settings)
         result = run_report(settings, out, when, wait)
     except TrackerError as exc:
         _fail(exc, as_json=as_json)
     except Exception as exc:  # noqa: BLE001 - DuckDB errors become one line; others re-raise
-        _fail(_as_tracker_error(exc, settings.db_path, out), as_json=as_json)
+        _fail(_as_tracker_error(exc, settings, out), as_json=as_json)
     if as_json:
         typer.echo(
             json.dumps({"files": [str(p) for p in result.files], "missing": list(result.missing)})
@@ -311,6 +323,50 @@ def report(
             typer.echo(f"wrote {path}")
         for item in result.missing:
             typer.echo(f"note: {item}")
+
+
+@app.command(cls=_Command)
+def migrate(
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to",
+            help="Destination: ducklake:postgres:<conninfo>, ducklake:/path/catalog.ducklake, "
+            "or parquet:DIR (an export, to cross DuckDB versions).",
+        ),
+    ],
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="Source: DuckDB file, ducklake: target or parquet:DIR "
+            "(default: $TRACKER_DB or ./tracker.duckdb).",
+        ),
+    ] = None,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Copy a whole warehouse into an empty DuckLake (or a Parquet export); row counts are
+    compared afterwards (exit 0, or 2 on an error)."""
+    import os
+
+    from tracker.warehouse.transfer import migrate as run_migrate
+    from tracker.warehouse.transfer import parse_endpoint
+
+    _quiet_logs(quiet)
+    try:
+        data_path = (os.environ.get("TRACKER_DATA_PATH") or "").strip() or None
+        source = _settings(None).db_target if db is None else parse_endpoint(db, data_path)
+        dest = parse_endpoint(to, data_path)
+        result = run_migrate(source, dest)
+    except TrackerError as exc:
+        _fail(exc, as_json=as_json)
+    if as_json:
+        typer.echo(json.dumps(result.as_json()))
+    elif not quiet:
+        for table, rows in result.rows.items():
+            typer.echo(f"{table}: {rows} rows")
+        typer.echo(f"migrated {result.source} to {result.dest}")
 
 
 def _parse_date(text: str) -> date:
@@ -349,16 +405,17 @@ def status(
     from tracker.collectors.base import SOURCES
     from tracker.runner import load_configured_catalog
     from tracker.schedule_config import load_schedule_config
-    from tracker.warehouse.db import open_db
+    from tracker.warehouse.db import open_target
     from tracker.warehouse.store import Store
 
     _quiet_logs(quiet)
+    settings = None
     try:
         settings = _settings(db)
         schedule_cfg = load_schedule_config(config)
         load_configured_catalog(settings)  # a broken TRACKER_CATALOG fails before the DB opens
-        _require_db(settings.db_path)
-        con = open_db(settings.db_path, read_only=True)
+        _require_db(settings)
+        con = open_target(settings.db_target, read_only=True)
         try:
             store = Store(con)
             states = [store.source_status(s) for s in SOURCES]
@@ -368,14 +425,14 @@ def status(
     except TrackerError as exc:
         _fail(exc, as_json=as_json)
     except Exception as exc:  # noqa: BLE001 - DuckDB errors become one line; others re-raise
-        _fail(_as_tracker_error(exc, settings.db_path), as_json=as_json)
+        _fail(_as_tracker_error(exc, settings), as_json=as_json)
     stale = [row for row in fresh if row["alert"]]
     code = 1 if check and stale else 0
     if as_json:
         typer.echo(
             json.dumps(
                 {
-                    "db": str(settings.db_path),
+                    "db": settings.db_label,
                     "config": schedule_cfg.file,
                     "checked_at": datetime.now(UTC),
                     "stale": [row["source"] for row in stale],
@@ -417,7 +474,7 @@ def status(
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"tracker status: {settings.db_path}")
+    table = Table(title=f"tracker status: {settings.db_label}")
     for col in (
         "source",
         "last run (UTC)",
@@ -627,7 +684,9 @@ def schedule(
         cfg = load_schedule_config(config)
         if list_jobs:
             last: dict[str, datetime | None] = {}
-            if settings.db_path.exists():
+            from tracker.warehouse.db import target_exists
+
+            if target_exists(settings.db_target):
                 last = dict(last_successes(settings, lock_wait=cfg.lock_wait_seconds))
             now = datetime.now(UTC)
             jobs: list[dict[str, Any]] = [

@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from tracker.errors import ConfigError
+from tracker.warehouse.lake import LakeTarget, parse_target
 
 __all__ = [
     "DEFAULT_APACHE_URL",
@@ -58,7 +59,9 @@ def _check_url(name: str, value: str) -> str:
 class Settings:
     """Everything a command needs to know about its environment."""
 
-    db_path: Path = Path(DEFAULT_DB)
+    db_path: Path = Path(DEFAULT_DB)  # the DuckDB file (unused when ``lake`` is set)
+    lake: LakeTarget | None = None  # TRACKER_DB=ducklake:...: the DuckLake instead of a file
+    data_path: str | None = None  # TRACKER_DATA_PATH: the lake's Parquet files
     github_token: str | None = field(default=None, repr=False)
     github_api_url: str = DEFAULT_GITHUB_API_URL
     github_graphql_url: str = field(
@@ -80,16 +83,39 @@ class Settings:
     stackexchange_key: str | None = field(default=None, repr=False)
 
     def with_db(self, db: Path | str | None) -> Settings:
-        """Return a copy whose DB path is ``db`` when given (a CLI flag wins over TRACKER_DB)."""
-        return self if db is None else replace(self, db_path=Path(db))
+        """Return a copy whose DB is ``db`` when given (a CLI flag wins over TRACKER_DB).
 
-    def __repr__(self) -> str:  # never show the token
+        ``db`` is a DuckDB file path or a ``ducklake:`` target; raises ConfigError on a bad one.
+        """
+        if db is None:
+            return self
+        lake = parse_target(str(db), self.data_path)
+        if lake is not None:
+            return replace(self, lake=lake)
+        return replace(self, db_path=Path(db), lake=None)
+
+    @property
+    def db_target(self) -> Path | LakeTarget:
+        """The warehouse: the DuckDB file path, or the DuckLake target."""
+        return self.lake if self.lake is not None else self.db_path
+
+    @property
+    def db_label(self) -> str:
+        """The warehouse as logs and messages name it (a lake's password masked)."""
+        return self.lake.display if self.lake is not None else str(self.db_path)
+
+    def __repr__(self) -> str:  # never show the token or a catalog password
         token = "set" if self.github_token else "unset"
-        return f"Settings(db_path={str(self.db_path)!r}, github_token={token})"
+        return f"Settings(db={self.db_label!r}, github_token={token})"
 
 
-def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Return settings from ``env`` (default ``os.environ``); raises ConfigError on bad values."""
+def load_settings(
+    env: Mapping[str, str] | None = None, *, db: Path | str | None = None
+) -> Settings:
+    """Return settings from ``env`` (default ``os.environ``); raises ConfigError on bad values.
+
+    ``db`` (the ``--db`` flag) replaces TRACKER_DB when given.
+    """
     env = os.environ if env is None else env
 
     def get(name: str) -> str | None:
@@ -101,8 +127,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     )
     graphql = get("TRACKER_GITHUB_GRAPHQL_URL")
     catalog = get("TRACKER_CATALOG")
+    db_spec = str(db) if db is not None else get("TRACKER_DB") or DEFAULT_DB
+    data_path = get("TRACKER_DATA_PATH")
+    lake = parse_target(db_spec, data_path)
     return Settings(
-        db_path=Path(get("TRACKER_DB") or DEFAULT_DB),
+        db_path=Path(DEFAULT_DB if lake else db_spec),
+        lake=lake,
+        data_path=data_path,
         github_token=get("GITHUB_TOKEN"),
         github_api_url=github_api,
         github_graphql_url=_check_url("TRACKER_GITHUB_GRAPHQL_URL", graphql)

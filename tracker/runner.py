@@ -22,7 +22,7 @@ from tracker.logging_setup import bind_run, unbind_run
 from tracker.records import ToolBatch, ToolFailure
 from tracker.signals import add_force_stop
 from tracker.warehouse.cursors import read_plan
-from tracker.warehouse.db import WriterLock, is_database_error, open_db
+from tracker.warehouse.db import is_database_error, write_session
 from tracker.warehouse.store import Store
 
 __all__ = [
@@ -189,9 +189,8 @@ def run_collect(
     tools = _select_tools(catalog, tool_ids)
     wanted = [s for s in SOURCES if s in sources] if sources else list(SOURCES)
     progress = progress or ProgressHook()
-    summary = CollectSummary(db_path=str(settings.db_path))
-    with WriterLock(settings.db_path, wait_seconds=lock_wait):
-        con = open_db(settings.db_path)
+    summary = CollectSummary(db_path=settings.db_label)
+    with write_session(settings.db_target, wait_seconds=lock_wait) as con:
         try:
             store = Store(con)
             new_context = _context_maker(context_factory, clock)
@@ -214,11 +213,12 @@ def run_collect(
         except Exception as exc:
             if is_database_error(exc):  # a damaged file: one clear line, exit 2
                 first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                raise WarehouseError(f"{settings.db_path}: database error: {first}") from exc
+                if settings.lake is not None:
+                    first = settings.lake.mask(first)
+                raise WarehouseError(f"{settings.db_label}: database error: {first}") from exc
             raise
         finally:
             unbind_run()
-            con.close()
     return summary
 
 
@@ -281,14 +281,14 @@ def _run_source(
             if isinstance(outcome, ToolFailure):
                 _fail(store, result, run_id, source, outcome.tool_id, outcome.error)
             else:
-                _store_batch(store, result, run_id, source, outcome)
+                _store_batch(store, result, run_id, source, outcome, settings)
             if stop_requested() and result.tools_failed > failed_before:
                 cut_short += 1
             progress.tool_done(source, outcome.tool_id, isinstance(outcome, ToolBatch))
             if stop_requested():
                 break
     except Exception as exc:
-        fatal = f"{type(exc).__name__}: {exc}"
+        fatal = _masked(settings, f"{type(exc).__name__}: {exc}")
         log.exception("source failed", extra={"source": source, "run_id": run_id})
         store.add_run_error(run_id, source, None, fatal)
         result.errors.append((None, fatal))
@@ -354,8 +354,18 @@ def _fail(
     )
 
 
+def _masked(settings: Settings, text: str) -> str:
+    """Return ``text`` with the lake catalog's password masked (a file target: unchanged)."""
+    return settings.lake.mask(text) if settings.lake is not None else text
+
+
 def _store_batch(
-    store: Store, result: SourceSummary, run_id: int, source: str, batch: ToolBatch
+    store: Store,
+    result: SourceSummary,
+    run_id: int,
+    source: str,
+    batch: ToolBatch,
+    settings: Settings,
 ) -> None:
     try:
         rows = store.write_batch(batch)
@@ -366,7 +376,7 @@ def _store_batch(
             run_id,
             source,
             batch.tool_id,
-            f"store failed: {type(exc).__name__}: {exc}",
+            _masked(settings, f"store failed: {type(exc).__name__}: {exc}"),
         )
         return
     result.rows_written += rows

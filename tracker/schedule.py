@@ -71,8 +71,9 @@ def write_scheduled_report(
 ) -> Sequence[Path]:
     """Write the report like `tracker report` does; return the files written.
 
-    Holds the writer lock meanwhile, so a manual `tracker collect` (which opens the DuckDB file
-    read-write) and the report never collide.
+    Holds the writer lock meanwhile (a DuckDB file), so a manual `tracker collect` (which opens
+    the file read-write) and the report never collide; on a DuckLake the labels are one retried
+    transaction instead.
     """
     from tracker.reports import run_report
 
@@ -83,16 +84,12 @@ def write_scheduled_report(
 def last_successes(settings: Settings, lock_wait: float) -> dict[str, datetime | None]:
     """Return when each source last succeeded (UTC), read from ``runs`` under the writer lock."""
     from tracker.collectors.base import SOURCES
-    from tracker.warehouse.db import WriterLock, open_db
+    from tracker.warehouse.db import write_session
     from tracker.warehouse.store import Store
 
-    with WriterLock(settings.db_path, wait_seconds=lock_wait):
-        con = open_db(settings.db_path)
-        try:
-            store = Store(con)
-            found = {s: store.last_success(s) for s in SOURCES}
-        finally:
-            con.close()
+    with write_session(settings.db_target, wait_seconds=lock_wait) as con:
+        store = Store(con)
+        found = {s: store.last_success(s) for s in SOURCES}
     return {s: None if v is None else v.replace(tzinfo=v.tzinfo or UTC) for s, v in found.items()}
 
 
@@ -247,6 +244,8 @@ class ScheduleService:
         from tracker.warehouse.db import WriterLock
 
         budget = self.config.lock_wait_seconds
+        if self.settings.lake is not None:
+            return budget  # a lake has no writer lock: its transactions keep writers apart
         deadline = self._monotonic() + budget
         announced = False
         while True:

@@ -143,8 +143,12 @@ def spawn() -> Iterator[Callable[[Sequence[str], Mapping[str, str]], Spawned]]:
 
 
 def query(db: Path, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
-    """Return the rows of ``sql`` on the DuckDB file ``db`` (opened read-only)."""
+    """Return the rows of ``sql`` on the DuckDB file ``db`` (opened read-only), or on a
+    tests.backends.Backend (any backend, a lake included) given instead of the path."""
     import duckdb
+
+    if not isinstance(db, Path):
+        return db.query(sql, params)  # type: ignore[unreachable]
 
     con = duckdb.connect(str(db), read_only=True)
     try:

@@ -118,9 +118,26 @@ def test_runs_and_errors(store: Any) -> None:
 
 
 def test_interrupted_runs_are_closed(store: Any) -> None:
-    store.start_run("pypi")
+    run_id = store.start_run("pypi")
+    if store.lake:  # no lock on a lake: a live process' run stays open, a dead one's is closed
+        assert store.mark_interrupted_runs() == 0
+        store.con.execute("UPDATE lake_run_owners SET pid = 2147483647 WHERE run_id = ?", [run_id])
     assert store.mark_interrupted_runs() == 1
     assert store.con.execute("SELECT status FROM runs").fetchall() == [("interrupted",)]
+
+
+def test_a_second_signal_closes_the_run_through_its_own_cursor(store: Any) -> None:
+    run_id = store.start_run("pypi")
+    done = store.start_run("pypi")
+    store.finish_run(done, status="ok", tools_ok=1, tools_failed=0, requests=1, rows_written=1)
+    store.con.execute("BEGIN TRANSACTION")  # a tool's open transaction, never committed
+    store.interrupt_run(run_id, tools_ok=2, tools_failed=1, requests=7, rows_written=30)
+    store.interrupt_run(done, tools_ok=0, tools_failed=0, requests=0, rows_written=0)
+    store.con.execute("ROLLBACK")
+    rows = store.con.execute(
+        "SELECT run_id, status, tools_ok, requests, rows_written FROM runs ORDER BY run_id"
+    ).fetchall()
+    assert rows == [(run_id, "interrupted", 2, 7, 30), (done, "ok", 1, 1, 1)]
 
 
 def test_refresh_tools_keeps_departed_tools(store: Any, tmp_path: Path) -> None:
@@ -159,6 +176,51 @@ def test_download_upsert_never_duplicates(store: Any) -> None:
         "SELECT tool_id, count(*), count(DISTINCT day), sum(downloads) FROM downloads_daily GROUP BY 1 ORDER BY 1"
     ).fetchall()
     assert rows == [("airflow", 10, 10, 9 + 2 * 9), ("dagster", 10, 10, 20)]
+
+
+def test_replace_all_swaps_a_derived_table(store: Any) -> None:
+    import pyarrow as pa
+
+    rows = pa.table(
+        {"skill": ["a", "b"], "title": ["A", "B"], "position": pa.array([0, 1], pa.int32())}
+    )
+    assert store.replace_all("skills", rows) == 2
+    assert store.replace_all("skills", rows.slice(1)) == 1
+    assert store.con.execute("SELECT skill, title FROM skills").fetchall() == [("b", "B")]
+
+
+def test_replace_tables_replaces_only_the_rows_matching_where(store: Any) -> None:
+    """The report's labels: both tables of one as-of date in one transaction, others kept."""
+    from datetime import date as d
+
+    from tracker.warehouse.labels import save_labels
+
+    def tool_row(tool: str, label: str) -> dict[str, Any]:
+        return {"tool_id": tool, "metric": "stars", "label": label, "confidence": "normal",
+                "r": 1.5, "window_end": d(2025, 5, 31), "reason": "r"}  # fmt: skip
+
+    skill_row = {"skill": "orchestration", "metric": "headline", "label": "rising",
+                 "confidence": "normal", "tools_judged": 3, "tools_rising": 2,
+                 "tools_declining": 0, "tools_stable": 1, "reason": "r"}  # fmt: skip
+    at = datetime(2025, 6, 1, 12)
+    march, june = d(2025, 3, 1), d(2025, 6, 1)
+    save_labels(store.con, march, [tool_row("airflow", "stable")], [skill_row], at)
+    save_labels(store.con, june, [tool_row("airflow", "rising")], [skill_row], at)
+    save_labels(
+        store.con, june, [tool_row("airflow", "declining"), tool_row("dagster", "rising")], [], at
+    )
+    rows = store.con.execute(
+        "SELECT as_of, tool_id, label, r, window_end, written_at FROM tool_labels ORDER BY ALL"
+    ).fetchall()
+    assert rows == [
+        (march, "airflow", "stable", 1.5, d(2025, 5, 31), at),
+        (june, "airflow", "declining", 1.5, d(2025, 5, 31), at),
+        (june, "dagster", "rising", 1.5, d(2025, 5, 31), at),
+    ]
+    skills = store.con.execute("SELECT as_of, tools_judged FROM skill_labels").fetchall()
+    assert skills == [(march, 3)]
+    with pytest.raises(ValueError):
+        store.replace_all("tool_labels; DROP TABLE runs", rows)
 
 
 # ---- demand_monthly (hn, stackoverflow) ------------------------------------------------------

@@ -17,29 +17,26 @@ __all__ = ["ReportResult", "run_report", "write_report"]
 def run_report(
     settings: Settings, out_dir: Path, as_of: date, lock_wait: float = 0.0
 ) -> ReportResult:
-    """Write the report of ``settings.db_path`` and store its labels, under the writer lock.
+    """Write the report of ``settings.db_target`` and store its labels.
 
     The steps in order: load (typed rows, the only SQL), analyse (pure), render (the files),
     save the labels.
 
-    The lock is the one `tracker collect` takes: the labels are written to `tool_labels` and
-    `skill_labels` in one transaction, and a running collect makes the report wait up to
-    ``lock_wait`` seconds (then LockHeldError, one line naming the holder).
+    A DuckDB file: under the writer lock `tracker collect` takes, so the labels are written to
+    `tool_labels` and `skill_labels` in one transaction, and a running collect makes the report
+    wait up to ``lock_wait`` seconds (then LockHeldError, one line naming the holder). A DuckLake
+    has no lock: the labels are one transaction that is re-run if it conflicts with a collect's.
     """
     from tracker.clock import naive_utc, utc_now
     from tracker.reports.analytics import analyse, label_rows
     from tracker.reports.load import load
     from tracker.reports.render import render
-    from tracker.warehouse.db import WriterLock, open_db
+    from tracker.warehouse.db import write_session
     from tracker.warehouse.labels import save_labels
 
-    with WriterLock(settings.db_path, wait_seconds=lock_wait):
-        con = open_db(settings.db_path)
-        try:
-            analysis = analyse(load(con, as_of), as_of)
-            result = render(analysis, out_dir)
-            tool_rows, skill_rows = label_rows(analysis)
-            save_labels(con, as_of, tool_rows, skill_rows, naive_utc(utc_now()))
-            return result
-        finally:
-            con.close()
+    with write_session(settings.db_target, wait_seconds=lock_wait) as con:
+        analysis = analyse(load(con, as_of), as_of)
+        result = render(analysis, out_dir)
+        tool_rows, skill_rows = label_rows(analysis)
+        save_labels(con, as_of, tool_rows, skill_rows, naive_utc(utc_now()))
+        return result

@@ -9,7 +9,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -17,17 +17,25 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from tracker.errors import LockHeldError, WarehouseError
+from tracker.warehouse.lake import LakeTarget
 
 if TYPE_CHECKING:
     import duckdb
 
+# Where the warehouse lives: a DuckDB file, or a DuckLake (see lake.py).
+Target = Path | LakeTarget
+
 __all__ = [
+    "Target",
     "WriterLock",
     "is_database_error",
     "lock_path_for",
     "migrations",
     "open_db",
+    "open_target",
     "schema_version",
+    "target_exists",
+    "write_session",
 ]
 
 log = logging.getLogger(__name__)
@@ -291,3 +299,40 @@ def open_db(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
         con.close()
         raise WarehouseError(f"cannot prepare {path}: {str(exc).splitlines()[0]}") from exc
     return con
+
+
+def open_target(target: Target, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Return a migrated connection to a DuckDB file (see open_db) or a DuckLake."""
+    if isinstance(target, LakeTarget):
+        from tracker.warehouse.lake import open_lake
+
+        return open_lake(target, migrations(), _views_sql(), read_only=read_only)
+    return open_db(target, read_only=read_only)
+
+
+@contextlib.contextmanager
+def write_session(
+    target: Target, *, wait_seconds: float = 0.0
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Yield a write connection: a DuckDB file under its WriterLock, a DuckLake without one
+    (the lake's own transactions keep concurrent writers apart)."""
+    if isinstance(target, LakeTarget):
+        con = open_target(target)
+        try:
+            yield con
+        finally:
+            con.close()
+        return
+    with WriterLock(target, wait_seconds=wait_seconds):
+        con = open_db(target)
+        try:
+            yield con
+        finally:
+            con.close()
+
+
+def target_exists(target: Target) -> bool:
+    """Return True when the warehouse exists already (a PostgreSQL catalog: assumed so)."""
+    if isinstance(target, LakeTarget):
+        return target.is_postgres or Path(target.catalog).exists()
+    return target.exists()

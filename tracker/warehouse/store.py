@@ -9,15 +9,19 @@ Write rules, one per table (the key is the table's primary key):
 - repo_identities  upsert on tool_id
 - http_cache       upsert on url
 - demand_monthly   upsert on (tool_id, source, month): a re-read month replaces the stored one
+
+On a DuckLake target (see lake.py) the same rules run as DELETE + INSERT on the key, and every
+write is one transaction that is re-run when it conflicts with another writer's commit.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tracker.clock import Clock, naive_utc, utc_now
 from tracker.records import RepoSnapshotRecord, ToolBatch
@@ -30,6 +34,8 @@ if TYPE_CHECKING:
 __all__ = ["RunRow", "SourceStatus", "Store"]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 def _naive(value: datetime | None) -> datetime | None:
@@ -226,10 +232,59 @@ _SOURCE_ROWS = {
 class Store:
     """Reads and writes the warehouse through one DuckDB connection."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        clock: Clock = utc_now,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        from tracker.warehouse.lake import is_lake
+
         self.con = con
         # the run's clock (the collectors' CollectContext.now): stamps the run log and tools
         self.clock = clock
+        self.lake = is_lake(con)  # DuckLake: DELETE + INSERT upserts, retried transactions
+        self._sleep = sleep  # backoff between retries of a conflicting lake transaction
+        self.conflicts_retried = 0
+        self._bumped = False
+
+    def _bump(self) -> None:
+        if not self._bumped:
+            from tracker.warehouse.lake import bump_writes
+
+            bump_writes(self.con)
+            self._bumped = True
+
+    def _transaction(self, body: Callable[[], T], what: str = "write") -> T:
+        """Run ``body`` in one transaction (on the lake: re-run when a commit conflicts)."""
+        con = self.con
+        if self.lake:
+            from tracker.warehouse.lake import run_transaction
+
+            def fresh() -> T:
+                self._bumped = False  # each attempt marks itself once (see lake.bump_writes)
+                return body()
+
+            return run_transaction(con, fresh, what=what, sleep=self._sleep, on_retry=self._retried)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            result = body()
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return result
+
+    def _retried(self, attempt: int) -> None:
+        self.conflicts_retried += 1
+
+    def _autocommit(self, sql: str, params: list[object]) -> None:
+        """Run one write statement (on the lake: as a retried transaction)."""
+        if self.lake:
+            self._transaction(lambda: self.con.execute(sql, params), what=sql.split()[0].lower())
+        else:
+            self.con.execute(sql, params)
 
     def _now(self) -> datetime:
         return naive_utc(self.clock())
@@ -238,6 +293,9 @@ class Store:
     def refresh_tools(self, catalog: Catalog) -> None:
         """Replace `tools` and `skills` with the catalog; tools that left it keep in_catalog=false."""
         now = self._now()
+        if self.lake:
+            self._transaction(lambda: self._refresh_tools_lake(catalog, now), "refresh tools")
+            return
         con = self.con
         con.execute("BEGIN TRANSACTION")
         try:
@@ -274,9 +332,63 @@ class Store:
             con.execute("ROLLBACK")
             raise
 
+    def _refresh_tools_lake(self, catalog: Catalog, now: datetime) -> None:
+        import pyarrow as pa
+
+        con = self.con
+        self._bump()
+        con.execute("DELETE FROM skills")
+        skills = pa.table(
+            {
+                "skill": list(catalog.skills),
+                "title": list(catalog.skills.values()),
+                "position": pa.array(range(len(catalog.skills)), pa.int32()),
+            }
+        )
+        tools = catalog.tools
+        rows = pa.table(
+            {
+                "tool_id": [t.id for t in tools],
+                "name": [t.name for t in tools],
+                "skill": [t.skill for t in tools],
+                "github_repo": pa.array([t.github for t in tools], pa.string()),
+                "pypi_packages": pa.array([list(t.pypi) for t in tools], pa.list_(pa.string())),
+                "trackable": [t.trackable for t in tools],
+                "notes": pa.array([t.notes for t in tools], pa.string()),
+                "apache_project": pa.array([t.apache for t in tools], pa.string()),
+                "formerly": pa.array([list(t.formerly) for t in tools], pa.list_(pa.string())),
+            }
+        )
+        con.register("_skills", skills)
+        con.register("_tools", rows)
+        try:
+            con.execute("INSERT INTO skills SELECT skill, title, position FROM _skills")
+            con.execute(
+                "UPDATE tools SET in_catalog = false, updated_at = ?"
+                " WHERE tool_id NOT IN (SELECT tool_id FROM _tools)",
+                [now],
+            )
+            con.execute("DELETE FROM tools WHERE tool_id IN (SELECT tool_id FROM _tools)")
+            con.execute(
+                "INSERT INTO tools (tool_id, name, skill, github_repo, pypi_packages, trackable,"
+                " notes, apache_project, formerly, in_catalog, updated_at)"
+                " SELECT tool_id, name, skill, github_repo, pypi_packages, trackable, notes,"
+                " apache_project, formerly, true, ? FROM _tools",
+                [now],
+            )
+        finally:
+            con.unregister("_skills")
+            con.unregister("_tools")
+
     # ---- runs ------------------------------------------------------------------------------
     def mark_interrupted_runs(self) -> int:
-        """Close runs left 'running' by a killed process (call while holding the lock)."""
+        """Close runs left 'running' by a killed process (call while holding the lock).
+
+        On the lake there is no lock: only runs whose process is known to be gone (same host,
+        pid no longer alive) or that started more than a day ago are closed.
+        """
+        if self.lake:
+            return self._transaction(self._mark_interrupted_lake, "close interrupted runs")
         rows = self.con.execute(
             "UPDATE runs SET status = 'interrupted', finished_at = coalesce(finished_at, started_at),"
             " error = coalesce(error, 'the process stopped before the run finished')"
@@ -284,14 +396,56 @@ class Store:
         ).fetchall()
         return len(rows)
 
+    def _mark_interrupted_lake(self) -> int:
+        from datetime import timedelta
+
+        from tracker.warehouse.lake import owner, pid_alive
+
+        host, _ = owner()
+        rows = self.con.execute(
+            "SELECT r.run_id, r.started_at, o.host, o.pid FROM runs r"
+            " LEFT JOIN lake_run_owners o USING (run_id) WHERE r.status = 'running'"
+        ).fetchall()
+        cutoff = self._now() - timedelta(days=1)
+        gone = [
+            int(run_id)
+            for run_id, started, run_host, pid in rows
+            if (run_host == host and pid is not None and not pid_alive(int(pid)))
+            or started < cutoff
+        ]
+        if gone:
+            self.con.execute(
+                "UPDATE runs SET status = 'interrupted',"
+                " finished_at = coalesce(finished_at, started_at),"
+                " error = coalesce(error, 'the process stopped before the run finished')"
+                " WHERE run_id IN (SELECT unnest(?::BIGINT[]))",
+                [gone],
+            )
+        return len(gone)
+
     def start_run(self, source: str) -> int:
         """Insert a 'running' row into `runs` and return its run_id."""
+        if self.lake:
+            return self._transaction(lambda: self._start_run_lake(source), "start run")
         row = self.con.execute(
             "INSERT INTO runs (started_at, source, status) VALUES (?, ?, 'running') RETURNING run_id",
             [self._now(), source],
         ).fetchone()
         assert row is not None
         return int(row[0])
+
+    def _start_run_lake(self, source: str) -> int:
+        from tracker.warehouse.lake import next_value, owner
+
+        run_id = next_value(self.con, "run_id_seq")
+        self.con.execute(
+            "INSERT INTO runs (run_id, started_at, source, status, tools_ok, tools_failed,"
+            " requests, rows_written) VALUES (?, ?, ?, 'running', 0, 0, 0, 0)",
+            [run_id, self._now(), source],
+        )
+        host, pid = owner()
+        self.con.execute("INSERT INTO lake_run_owners VALUES (?, ?, ?)", [run_id, host, pid])
+        return run_id
 
     def finish_run(
         self,
@@ -305,7 +459,7 @@ class Store:
         error: str | None = None,
     ) -> None:
         """Close a run with its outcome."""
-        self.con.execute(
+        self._autocommit(
             "UPDATE runs SET finished_at = ?, status = ?, tools_ok = ?, tools_failed = ?,"
             " requests = ?, rows_written = ?, error = ? WHERE run_id = ?",
             [self._now(), status, tools_ok, tools_failed, requests, rows_written, error, run_id],
@@ -319,21 +473,30 @@ class Store:
         Uses its own cursor: the caller may be a signal handler that interrupted a tool's open
         transaction on the main connection (never committed) or another thread's job.
         """
+        sql = (
+            "UPDATE runs SET finished_at = ?, status = 'interrupted', tools_ok = ?,"
+            " tools_failed = ?, requests = ?, rows_written = ?,"
+            " error = 'stopped at once by a second signal; the tool in progress was not stored'"
+            " WHERE run_id = ? AND status = 'running'"
+        )
+        params = [self._now(), tools_ok, tools_failed, requests, rows_written, run_id]
         cur = self.con.cursor()
         try:
-            cur.execute(
-                "UPDATE runs SET finished_at = ?, status = 'interrupted', tools_ok = ?,"
-                " tools_failed = ?, requests = ?, rows_written = ?,"
-                " error = 'stopped at once by a second signal; the tool in progress was not stored'"
-                " WHERE run_id = ? AND status = 'running'",
-                [self._now(), tools_ok, tools_failed, requests, rows_written, run_id],
-            )
+            if self.lake:  # a cursor starts on the in-memory database: point it at the lake
+                from tracker.warehouse.lake import LAKE_ALIAS, run_transaction
+
+                cur.execute(f"USE {LAKE_ALIAS}")
+                run_transaction(
+                    cur, lambda: cur.execute(sql, params), what="interrupt run", sleep=self._sleep
+                )
+            else:
+                cur.execute(sql, params)
         finally:
             cur.close()
 
     def add_run_error(self, run_id: int, source: str, tool_id: str | None, error: str) -> None:
         """Record one error of a run (tool_id None: the whole source)."""
-        self.con.execute(
+        self._autocommit(
             "INSERT INTO run_errors VALUES (?, ?, ?, ?, ?)",
             [run_id, source, tool_id, error, self._now()],
         )
@@ -346,7 +509,21 @@ class Store:
             return 0
         self.con.register("_src", _arrow_table(table, columns))
         try:
-            if table == "downloads_daily":
+            if self.lake and table != "downloads_daily":
+                from tracker.warehouse.lake import LAKE_UPSERTS
+
+                self._bump()
+                bounds = {}
+                if "tool_id" in _ARROW_SCHEMAS[table][0]:
+                    row = self.con.execute("SELECT min(tool_id), max(tool_id) FROM _src").fetchone()
+                    assert row is not None
+                    bounds = {"min_tool": row[0], "max_tool": row[1]}
+                for statement in LAKE_UPSERTS[table].split(";"):
+                    params = {k: v for k, v in bounds.items() if f"${k}" in statement}
+                    self.con.execute(statement, params)
+            elif table == "downloads_daily":
+                if self.lake:
+                    self._bump()
                 row = self.con.execute(
                     "SELECT min(tool_id), max(tool_id), min(day), max(day) FROM _src"
                 ).fetchone()
@@ -373,9 +550,8 @@ class Store:
             batch.http_cache,
             batch.demand,
         )
-        con = self.con
-        con.execute("BEGIN TRANSACTION")
-        try:
+
+        def body() -> int:
             written = self._upsert(
                 "releases",
                 [
@@ -457,11 +633,9 @@ class Store:
                     [naive_utc(x.fetched_at) for x in h],
                 ],
             )
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        return written
+            return written
+
+        return self._transaction(body, f"store {batch.tool_id}")
 
     def write_downloads_columns(
         self,
@@ -472,17 +646,54 @@ class Store:
         source: str,
     ) -> int:
         """Bulk-upsert daily downloads given as columns, in one transaction; return rows written."""
-        con = self.con
-        con.execute("BEGIN TRANSACTION")
-        try:
-            n = self._upsert(
+        return self._transaction(
+            lambda: self._upsert(
                 "downloads_daily", [tool_ids, packages, days, downloads, [source] * len(days)]
-            )
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        return n
+            ),
+            "store downloads",
+        )
+
+    def replace_all(
+        self, table: str, rows: Any, *, where: Mapping[str, object] | None = None
+    ) -> int:
+        """Replace every row of a derived ``table`` (e.g. labels a report computes) with the
+        pyarrow Table ``rows`` (same column names), in one transaction, on either backend.
+
+        ``where`` (column -> value) limits the replaced rows to those matching it."""
+        return self.replace_tables({table: rows}, where=where)
+
+    def replace_tables(
+        self, tables: Mapping[str, Any], *, where: Mapping[str, object] | None = None
+    ) -> int:
+        """Replace the rows of several derived tables (table -> pyarrow Table) in ONE
+        transaction; ``where`` as for replace_all. Return the rows inserted."""
+        names = list(tables)
+        for name in [*names, *(where or {})]:
+            if not name.isidentifier():
+                raise ValueError(name)
+        cond = " AND ".join(f'"{col}" = ?' for col in where or {})
+        params = list((where or {}).values())
+
+        def body() -> int:
+            if self.lake:
+                self._bump()
+            inserted = 0
+            for table in names:
+                rows = tables[table]
+                self.con.execute(
+                    f'DELETE FROM "{table}"' + (f" WHERE {cond}" if cond else ""), params
+                )
+                if not rows.num_rows:
+                    continue
+                self.con.register("_replace_src", rows)
+                try:
+                    self.con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM _replace_src')
+                finally:
+                    self.con.unregister("_replace_src")
+                inserted += int(rows.num_rows)
+            return inserted
+
+        return self._transaction(body, f"replace {', '.join(names)}")
 
     # ---- reads for collectors (cursors come from stored rows, not state files) -------------
     def http_validators(self, url: str) -> tuple[str | None, str | None]:
@@ -673,15 +884,21 @@ class Store:
         row = rows[0] if rows else None
         if row is None or int(row[0]) != repo_id or row[1] == full_name:
             return
-        con.execute(
-            "INSERT INTO releases (tool_id, source, project, version, released_at, is_prerelease,"
-            " is_yanked, version_valid, title)"
-            " SELECT tool_id, source, ?, version, released_at, is_prerelease, is_yanked,"
-            " version_valid, title FROM releases"
-            " WHERE tool_id = ? AND source = 'github' AND project <> ?"
-            " ON CONFLICT (tool_id, source, project, version) DO NOTHING",
-            [full_name, tool_id, full_name],
-        )
+        if self.lake:
+            from tracker.warehouse.lake import LAKE_CARRY_RELEASES
+
+            self._bump()
+            con.execute(LAKE_CARRY_RELEASES, {"new": full_name, "tool": tool_id})
+        else:
+            con.execute(
+                "INSERT INTO releases (tool_id, source, project, version, released_at,"
+                " is_prerelease, is_yanked, version_valid, title)"
+                " SELECT tool_id, source, ?, version, released_at, is_prerelease, is_yanked,"
+                " version_valid, title FROM releases"
+                " WHERE tool_id = ? AND source = 'github' AND project <> ?"
+                " ON CONFLICT (tool_id, source, project, version) DO NOTHING",
+                [full_name, tool_id, full_name],
+            )
         con.execute(
             "DELETE FROM releases WHERE tool_id = ? AND source = 'github' AND project <> ?",
             [tool_id, full_name],
