@@ -229,6 +229,15 @@ _SOURCE_ROWS = {
 }
 
 
+_TOOLS_UPSERT = (
+    " ON CONFLICT (tool_id) DO UPDATE SET name = excluded.name, skill = excluded.skill,"
+    " github_repo = excluded.github_repo, pypi_packages = excluded.pypi_packages,"
+    " trackable = excluded.trackable, notes = excluded.notes,"
+    " apache_project = excluded.apache_project, formerly = excluded.formerly,"
+    " in_catalog = true, updated_at = excluded.updated_at"
+)
+
+
 class Store:
     """Reads and writes the warehouse through one DuckDB connection."""
 
@@ -291,52 +300,19 @@ class Store:
 
     # ---- catalog ---------------------------------------------------------------------------
     def refresh_tools(self, catalog: Catalog) -> None:
-        """Replace `tools` and `skills` with the catalog; tools that left it keep in_catalog=false."""
-        now = self._now()
-        if self.lake:
-            self._transaction(lambda: self._refresh_tools_lake(catalog, now), "refresh tools")
-            return
-        con = self.con
-        con.execute("BEGIN TRANSACTION")
-        try:
-            con.execute("DELETE FROM skills")
-            for pos, (skill, title) in enumerate(catalog.skills.items()):
-                con.execute("INSERT INTO skills VALUES (?, ?, ?)", [skill, title, pos])
-            con.execute("UPDATE tools SET in_catalog = false, updated_at = ?", [now])
-            for t in catalog.tools:
-                con.execute(
-                    """INSERT INTO tools (tool_id, name, skill, github_repo, pypi_packages, trackable,
-                                          notes, apache_project, formerly, in_catalog, updated_at)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, true, ?)
-                       ON CONFLICT (tool_id) DO UPDATE SET name = excluded.name,
-                         skill = excluded.skill, github_repo = excluded.github_repo,
-                         pypi_packages = excluded.pypi_packages, trackable = excluded.trackable,
-                         notes = excluded.notes, apache_project = excluded.apache_project,
-                         formerly = excluded.formerly, in_catalog = true,
-                         updated_at = excluded.updated_at""",
-                    [
-                        t.id,
-                        t.name,
-                        t.skill,
-                        t.github,
-                        list(t.pypi),
-                        t.trackable,
-                        t.notes,
-                        t.apache,
-                        list(t.formerly),
-                        now,
-                    ],
-                )
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+        """Replace `tools` and `skills` with the catalog; tools that left it keep in_catalog=false.
 
-    def _refresh_tools_lake(self, catalog: Catalog, now: datetime) -> None:
+        One bulk statement per table (through Arrow), in one transaction: on a file an upsert
+        on tool_id, on the lake delete + insert (its tables have no keys to conflict on)."""
+        now = self._now()
+        self._transaction(lambda: self._refresh_tools(catalog, now), "refresh tools")
+
+    def _refresh_tools(self, catalog: Catalog, now: datetime) -> None:
         import pyarrow as pa
 
         con = self.con
-        self._bump()
+        if self.lake:
+            self._bump()
         con.execute("DELETE FROM skills")
         skills = pa.table(
             {
@@ -368,12 +344,14 @@ class Store:
                 " WHERE tool_id NOT IN (SELECT tool_id FROM _tools)",
                 [now],
             )
-            con.execute("DELETE FROM tools WHERE tool_id IN (SELECT tool_id FROM _tools)")
+            if self.lake:
+                con.execute("DELETE FROM tools WHERE tool_id IN (SELECT tool_id FROM _tools)")
             con.execute(
                 "INSERT INTO tools (tool_id, name, skill, github_repo, pypi_packages, trackable,"
                 " notes, apache_project, formerly, in_catalog, updated_at)"
                 " SELECT tool_id, name, skill, github_repo, pypi_packages, trackable, notes,"
-                " apache_project, formerly, true, ? FROM _tools",
+                " apache_project, formerly, true, ? FROM _tools"
+                + ("" if self.lake else _TOOLS_UPSERT),
                 [now],
             )
         finally:
