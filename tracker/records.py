@@ -128,6 +128,23 @@ class ToolBatch:
     # free-form counters for the run summary, e.g. {"versions_without_files": 3}
     counters: tuple[tuple[str, int], ...] = ()
 
+    @property
+    def rows(self) -> int:
+        """The warehouse rows this batch writes (the validators in http_cache not counted)."""
+        return sum(
+            map(
+                len,
+                (
+                    self.releases,
+                    self.downloads,
+                    self.snapshots,
+                    self.star_weeks,
+                    self.identities,
+                    self.demand,
+                ),
+            )
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class ToolFailure:

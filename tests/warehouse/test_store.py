@@ -10,6 +10,7 @@ from tracker.catalog import load_catalog
 from tracker.records import (
     DemandRecord,
     DownloadRecord,
+    HttpCacheRecord,
     ReleaseRecord,
     StarWeekRecord,
     ToolBatch,
@@ -102,6 +103,37 @@ def test_failed_batch_leaves_nothing(store: Any) -> None:
     )  # type: ignore[arg-type]
     with pytest.raises(Exception):  # noqa: B017 - NOT NULL violation from DuckDB
         store.write_batch(bad)
+    assert store.con.execute("SELECT count(*) FROM releases").fetchone() == (0,)
+
+
+def test_write_batches_stores_several_tools_in_one_transaction(store: Any) -> None:
+    url = "https://pypi.org/pypi/shared/json"  # two tools listing the same package
+    first = ToolBatch(
+        "airflow",
+        releases=(_rel("1.0"), _rel("2.0")),
+        http_cache=(HttpCacheRecord(url, '"a"', None, datetime(2025, 1, 1, tzinfo=UTC)),),
+    )
+    second = ToolBatch(
+        "dagster",
+        releases=(ReleaseRecord("dagster", "pypi", "dagster", "1.0", None, False, False),),
+        http_cache=(HttpCacheRecord(url, '"b"', None, datetime(2025, 1, 2, tzinfo=UTC)),),
+    )
+    assert (first.rows, second.rows) == (2, 1)
+    assert store.write_batches([first, second]) == 3
+    assert store.write_batches([]) == 0
+    assert store.con.execute(
+        "SELECT tool_id, count(*) FROM releases GROUP BY 1 ORDER BY 1"
+    ).fetchall() == [("airflow", 2), ("dagster", 1)]
+    assert store.con.execute("SELECT etag FROM http_cache").fetchall() == [('"b"',)]
+
+
+def test_write_batches_is_all_or_nothing(store: Any) -> None:
+    bad = ToolBatch(
+        "dagster",
+        downloads=(DownloadRecord("dagster", "dagster", date(2025, 1, 1), None, "pypistats"),),
+    )  # type: ignore[arg-type]
+    with pytest.raises(Exception):  # noqa: B017 - NOT NULL violation from DuckDB
+        store.write_batches([ToolBatch("airflow", releases=(_rel("1.0"),)), bad])
     assert store.con.execute("SELECT count(*) FROM releases").fetchone() == (0,)
 
 

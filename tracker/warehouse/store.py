@@ -518,15 +518,22 @@ class Store:
 
     def write_batch(self, batch: ToolBatch) -> int:
         """Store one tool's batch in one transaction; return the number of rows written."""
+        return self.write_batches([batch])
+
+    def write_batches(self, batches: Sequence[ToolBatch]) -> int:
+        """Store several tools' batches in ONE transaction (one statement per table for all of
+        them); return the number of rows written. All are stored, or none."""
+        if not batches:
+            return 0
         now = self._now()
         r, d, s, p, i, h, m = (
-            batch.releases,
-            batch.downloads,
-            batch.star_weeks,
-            batch.snapshots,
-            batch.identities,
-            batch.http_cache,
-            batch.demand,
+            tuple(x for b in batches for x in b.releases),
+            tuple(x for b in batches for x in b.downloads),
+            tuple(x for b in batches for x in b.star_weeks),
+            tuple(x for b in batches for x in b.snapshots),
+            tuple(x for b in batches for x in b.identities),
+            tuple({x.url: x for b in batches for x in b.http_cache}.values()),  # one per url
+            tuple(x for b in batches for x in b.demand),
         )
 
         def body() -> int:
@@ -613,7 +620,8 @@ class Store:
             )
             return written
 
-        return self._transaction(body, f"store {batch.tool_id}")
+        what = batches[0].tool_id if len(batches) == 1 else f"{len(batches)} tools"
+        return self._transaction(body, f"store {what}")
 
     def write_downloads_columns(
         self,
