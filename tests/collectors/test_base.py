@@ -71,6 +71,36 @@ def test_truncated_body_and_reset_are_retried() -> None:
     assert calls["n"] == 3 and len(sleeps) == 2
 
 
+def test_a_cut_json_body_is_retried_and_the_good_one_parsed_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import json
+
+    from tracker.collectors import _http
+
+    bodies = iter([b'{"releases": {"1.0"', b'{"releases": {"1.0": []}}'])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200, content=next(bodies), headers={"content-type": "application/json"}
+        )
+
+    sleeps: list[float] = []
+    with make_client(
+        _ctx(sleeps),
+        source="x",
+        base_url="https://x.test",
+        transport=httpx.MockTransport(handler),
+        check_json=True,
+    ) as client:
+        response = client.get("/")
+    assert len(sleeps) == 1  # the cut body was retried
+    parses: list[bytes] = []
+    monkeypatch.setattr(_http.json, "loads", lambda body: parses.append(body) or json.loads(body))
+    assert _http.json_body(response) == {"releases": {"1.0": []}}
+    assert parses == []  # the transport's check already decoded it
+
+
 def test_post_is_not_retried_unless_allowed() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(503)

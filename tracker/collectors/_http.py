@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -41,6 +41,7 @@ __all__ = [
     "connect_failure",
     "describe_body",
     "is_dns_failure",
+    "json_body",
     "make_client",
     "open_breaker",
 ]
@@ -100,12 +101,24 @@ def describe_body(response: httpx.Response) -> str:
     return text.splitlines()[0][:120] if text else "empty body"
 
 
-def _parses_as_json(body: bytes) -> bool:
+_JSON_KEY = "tracker.json"  # the decoded body, kept by the body check: parsed once
+
+
+def _parses_as_json(response: httpx.Response) -> bool:
     try:
-        json.loads(body)
+        response.extensions[_JSON_KEY] = json.loads(response.content)
     except (ValueError, UnicodeDecodeError):
         return False
     return True
+
+
+def json_body(response: httpx.Response) -> Any:
+    """Return the decoded JSON body; raises ValueError / UnicodeDecodeError when it is not JSON.
+
+    A body the retry transport already checked is not parsed a second time."""
+    if _JSON_KEY in response.extensions:
+        return response.extensions[_JSON_KEY]
+    return json.loads(response.content)
 
 
 _DNS_MARKERS = (
@@ -292,7 +305,7 @@ class RetryTransport(httpx.BaseTransport):
             and self.check_json
             and response.status_code == 200
             and "json" in response.headers.get("content-type", "")
-            and not _parses_as_json(response.content)
+            and not _parses_as_json(response)
         ):
             delay = self._backoff(attempt)
             log.info(

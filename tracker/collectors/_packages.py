@@ -35,6 +35,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 import httpx
 
 from tracker.catalog import Tool
+from tracker.collectors._http import json_body
 from tracker.collectors.base import (
     CollectContext,
     describe_body,
@@ -143,7 +144,7 @@ def read_json(
     if status != 200:
         raise UpstreamError(describe_body(response), source=source, url=url, status=status)
     try:
-        payload = json.loads(response.content)
+        payload = json_body(response)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UpstreamError(
             f"invalid JSON ({describe_body(response)})", source=source, url=url, status=status

@@ -5,7 +5,6 @@ follows are described in ``tracker.collectors.stackoverflow``.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import re
@@ -18,6 +17,7 @@ import httpx
 
 from tracker.clock import Clock
 from tracker.collectors._demand import add_months, month_start_ts
+from tracker.collectors._http import json_body
 from tracker.collectors.base import RequestCounter, describe_body
 from tracker.errors import ParseError, RateLimitedError, UpstreamError
 
@@ -260,7 +260,7 @@ class StackExchangeApi:
             self._honour_backoff(method)
             response = self.client.get(method, params=params)
             try:
-                payload = json.loads(response.content)
+                payload = json_body(response)
             except (ValueError, UnicodeDecodeError):
                 payload = None
             if isinstance(payload, dict):

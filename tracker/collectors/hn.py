@@ -23,7 +23,6 @@ only while some selected tool has no row for them (the cursor is the stored rows
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -54,6 +53,7 @@ from tracker.collectors._hn_parse import (
     parse_listing,
     parse_thread,
 )
+from tracker.collectors._http import json_body
 from tracker.collectors.base import CollectContext, describe_body, isolate, register
 from tracker.errors import SourceUnreachableError, TrackerError, UpstreamError
 from tracker.records import DemandRecord, ToolBatch, ToolFailure, ToolOutcome
@@ -103,7 +103,7 @@ def _get_json(client: httpx.Client, path: str, params: Mapping[str, str] | None 
             describe_body(response), source=SOURCE, url=url, status=response.status_code
         )
     try:
-        return json.loads(response.content)
+        return json_body(response)
     except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError, or a huge number
         raise UpstreamError(
             f"invalid JSON ({describe_body(response)})", source=SOURCE, url=url, status=200

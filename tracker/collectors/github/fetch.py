@@ -11,7 +11,6 @@ Docs: https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-a
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +20,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 import httpx
 
-from tracker.collectors._http import RetryPolicy, describe_body, make_client
+from tracker.collectors._http import RetryPolicy, describe_body, json_body, make_client
 from tracker.collectors._ratelimit import RateBook, RateLimitRules
 from tracker.collectors.base import CollectContext
 from tracker.collectors.github.graphql import batch_query, releases_query
@@ -69,7 +68,7 @@ class ApiResponse:
 
 def _describe(response: httpx.Response) -> str:
     try:
-        payload = json.loads(response.content)
+        payload = json_body(response)
     except (ValueError, UnicodeDecodeError):
         return describe_body(response)
     if isinstance(payload, dict) and isinstance(payload.get("message"), str):
@@ -161,7 +160,7 @@ class GitHubApi:
         if not response.content:
             return None
         try:
-            return json.loads(response.content)
+            return json_body(response)
         except (ValueError, UnicodeDecodeError):
             if response.status_code == 200:
                 attempts = response.extensions.get("attempts", 1)
