@@ -39,12 +39,27 @@ def _to_utc(value: object, *, naive_is_utc: bool) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(value)  # Python 3.11 reads a trailing "Z"
         if parsed.tzinfo is None or naive_is_utc:
-            parsed = parsed.replace(tzinfo=UTC)
-        return parsed.astimezone(UTC)
+            return parsed.replace(tzinfo=UTC)
+        return parsed if parsed.tzinfo is UTC else parsed.astimezone(UTC)
     except (ValueError, OverflowError):  # OverflowError: year 1 with a positive offset
         return None
+
+
+# a release segment only ("1", "2.10.3"): valid PEP 440 and never a pre-release, no need to
+# build a packaging Version (most versions on PyPI look like this)
+_PLAIN_RELEASE = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,9})*")
+
+
+def _kind(version: str) -> tuple[bool, bool]:
+    """Return (is_prerelease, version_valid) of a version string under PEP 440."""
+    if _PLAIN_RELEASE.fullmatch(version):
+        return False, True
+    try:
+        return Version(version).is_prerelease, True
+    except (InvalidVersion, ValueError):  # ValueError: > 4,300 digits (int conversion limit)
+        return False, False
 
 
 def _upload_time(
@@ -73,11 +88,8 @@ def _project(
             empty += 1
             continue
         times = [t for t, _ in files if t is not None]
-        try:
-            prerelease, valid = Version(version).is_prerelease, True
-        except (InvalidVersion, ValueError):  # ValueError: > 4,300 digits (int conversion limit)
-            prerelease, valid = False, False
-            invalid += 1
+        prerelease, valid = _kind(version)
+        invalid += not valid
         records.append(
             ReleaseRecord(
                 tool_id=tool_id,
