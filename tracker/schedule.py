@@ -8,23 +8,21 @@ so nothing holds it between jobs. Catch-up on start is decided from the ``runs``
 
 from __future__ import annotations
 
-import itertools
 import logging
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tracker.config import Settings
 from tracker.errors import LockHeldError, TrackerError
 from tracker.schedule_config import ScheduleConfig, cron_trigger
-from tracker.signals import StopFlag, force_stop
+from tracker.schedule_plan import REPORT_JOB_ID, collect_job_id, planned_jobs
+from tracker.signals import StopFlag
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.blocking import BlockingScheduler
@@ -41,7 +39,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-REPORT_JOB_ID = "report"
 _LOCK_POLL_SECONDS = 2.0
 
 
@@ -59,11 +56,6 @@ class CollectFn(Protocol):
 
 
 ReportFn = Callable[[Settings, Path, date, float], Sequence[Path]]
-
-
-def collect_job_id(source: str) -> str:
-    """Return the job id of ``source``'s collect job."""
-    return f"collect:{source}"
 
 
 def write_scheduled_report(
@@ -91,47 +83,6 @@ def last_successes(settings: Settings, lock_wait: float) -> dict[str, datetime |
         store = Store(con)
         found = {s: store.last_success(s) for s in SOURCES}
     return {s: None if v is None else v.replace(tzinfo=v.tzinfo or UTC) for s, v in found.items()}
-
-
-@dataclass(frozen=True, slots=True)
-class PlannedJob:
-    """A job the scheduler will run: id, cron, and whether it runs at once (catch-up)."""
-
-    job_id: str
-    cron: str
-    misfire_grace: timedelta
-    run_now: bool
-    reason: str
-
-
-def planned_jobs(
-    config: ScheduleConfig, last_success: dict[str, datetime | None], now: datetime
-) -> list[PlannedJob]:
-    """Return the jobs for ``config``; with catch_up, a source whose last success is older than
-    its schedule period (or that never succeeded) runs at once."""
-    from tracker.schedule_config import schedule_period
-
-    jobs = []
-    for s in config.sources:
-        if not s.enabled:
-            continue
-        last = last_success.get(s.source)
-        run_now, reason = False, "on schedule"
-        if config.catch_up:
-            period = schedule_period(s.cron, now)
-            if last is None:
-                run_now, reason = True, "catch-up: never succeeded"
-            elif now - last > period:
-                run_now, reason = True, f"catch-up: last success {_hours(now - last)} ago"
-        jobs.append(PlannedJob(collect_job_id(s.source), s.cron, s.misfire_grace, run_now, reason))
-    if config.report.cron:
-        grace = max((s.misfire_grace for s in config.sources), default=timedelta(hours=6))
-        jobs.append(PlannedJob(REPORT_JOB_ID, config.report.cron, grace, False, "on schedule"))
-    return jobs
-
-
-def _hours(delta: timedelta) -> str:
-    return f"{delta.total_seconds() / 3600:.1f}h"
 
 
 @dataclass(slots=True)
@@ -166,8 +117,7 @@ class ScheduleService:
         self._now = now
         self._monotonic = monotonic
         self._sleep = sleep
-        self.stop = StopFlag()
-        self._signals = itertools.count()  # SIGINT/SIGTERM received (the second: force_stop)
+        self.stop = StopFlag(on_signal=lambda name: self._stopping(f"{name} received"))
         self._wake = threading.Event()  # set on stop: the watcher thread shuts the scheduler down
         self._state_lock = threading.Lock()
         self._shutdown_requested = False
@@ -386,8 +336,12 @@ class ScheduleService:
     def request_stop(self, reason: str = "stop requested") -> None:
         """Stop the scheduler: no new job starts; the running one stops after its current tool."""
         if not self.stop.is_set():
-            log.warning(reason + "; finishing the current tool, then exiting")
-        self.stop.set()
+            self.stop.set()
+            self._stopping(reason)
+        self._wake.set()
+
+    def _stopping(self, reason: str) -> None:
+        log.warning(reason + "; finishing the current tool, then exiting")
         self._wake.set()
 
     def _watch(self) -> None:
@@ -396,12 +350,6 @@ class ScheduleService:
             self._shutdown_requested = True
             if self.scheduler is not None and self.scheduler.running:
                 self.scheduler.shutdown(wait=False)
-
-    def _handle_signal(self, signum: int, frame: FrameType | None) -> None:
-        # next() is atomic: a second signal nested in the first one's handler still counts
-        if next(self._signals) > 0 or self.stop.is_set():
-            force_stop(signum)  # a second signal: the job's run is marked interrupted, exit 130
-        self.request_stop(f"{signal.Signals(signum).name} received")
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until no job is running; return False on timeout."""
@@ -415,20 +363,15 @@ class ScheduleService:
             raise RuntimeError("build() first")
         watcher = threading.Thread(target=self._watch, name="tracker-stop", daemon=True)
         watcher.start()
-        main = threading.current_thread() is threading.main_thread()
-        old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)} if main else {}
-        for s in old:
-            signal.signal(s, self._handle_signal)
-        try:
-            if not self.stop.is_set():
-                log.info(
-                    "scheduler started",
-                    extra={"jobs": ",".join(j.id for j in scheduler.get_jobs())},
-                )
-                scheduler.start()
-            self.wait_idle()
-        finally:
-            self._wake.set()
-            for s, handler in old.items():
-                signal.signal(s, handler)
+        with self.stop.installed():
+            try:
+                if not self.stop.is_set():
+                    log.info(
+                        "scheduler started",
+                        extra={"jobs": ",".join(j.id for j in scheduler.get_jobs())},
+                    )
+                    scheduler.start()
+                self.wait_idle()
+            finally:
+                self._wake.set()
         log.info("scheduler stopped")

@@ -75,11 +75,21 @@ def force_stop(signum: int) -> NoReturn:
     os._exit(FORCE_EXIT_CODE)
 
 
-class StopFlag:
-    """Set by SIGINT/SIGTERM; a second signal stops at once (``force_stop``)."""
+def _log_stop(reason: str) -> None:
+    log.warning("stop requested by signal; finishing the current tool", extra={"signal": reason})
 
-    def __init__(self) -> None:
+
+class StopFlag:
+    """Set by SIGINT/SIGTERM (the one signal handling of `collect` and `schedule`).
+
+    The first signal sets the flag and calls ``on_signal`` with the signal's name (default: log
+    that the current tool is being finished); a second one, or a signal once the flag was set
+    some other way, stops at once (``force_stop``).
+    """
+
+    def __init__(self, on_signal: Callable[[str], None] = _log_stop) -> None:
         self._event = threading.Event()
+        self._on_signal = on_signal
         # signals received: next() is atomic, so a second signal that arrives while the first
         # one's handler still runs (Python nests handlers) is still counted as the second
         self._signals = itertools.count()
@@ -93,13 +103,10 @@ class StopFlag:
         self._event.set()
 
     def _handler(self, signum: int, frame: FrameType | None) -> None:
-        if next(self._signals) > 0:
+        if next(self._signals) > 0 or self._event.is_set():
             force_stop(signum)
         self._event.set()
-        log.warning(
-            "stop requested by signal; finishing the current tool",
-            extra={"signal": signal.Signals(signum).name},
-        )
+        self._on_signal(signal.Signals(signum).name)
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[StopFlag]:
