@@ -18,6 +18,9 @@ from tracker.errors import CatalogError, ConfigError, TrackerError, WarehouseErr
 
 if TYPE_CHECKING:
     from tracker.catalog import JobTerms
+    from tracker.config import Settings
+    from tracker.schedule_config import ScheduleConfig
+    from tracker.summary import CollectSummary
 
 __all__ = ["app"]
 
@@ -69,6 +72,24 @@ QuietOpt = Annotated[
 ]
 JsonOpt = Annotated[
     bool, typer.Option("--json", help="Print one JSON document on stdout and nothing else there.")
+]
+SourcesOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--source",
+        "-s",
+        help="Source to run (repeatable): github, pypi, pypistats, clickpy, apache, hn,"
+        " stackoverflow. Default: all.",
+    ),
+]
+ToolsOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--tool", "-t", help="Tool id to collect (repeatable). Default: every trackable tool."
+    ),
+]
+WaitOpt = Annotated[
+    float, typer.Option("--wait", min=0, help="Seconds to wait for another writer to finish.")
 ]
 
 
@@ -209,30 +230,16 @@ class _RichProgress:
 
 @app.command(cls=_Command)
 def collect(
-    source: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--source",
-            "-s",
-            help="Source to run (repeatable): github, pypi, pypistats, clickpy, apache, hn,"
-            " stackoverflow. Default: all.",
-        ),
-    ] = None,
-    tool: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--tool", "-t", help="Tool id to collect (repeatable). Default: every trackable tool."
-        ),
-    ] = None,
+    source: SourcesOpt = None,
+    tool: ToolsOpt = None,
     db: DbOpt = None,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
-    wait: Annotated[
-        float, typer.Option("--wait", min=0, help="Seconds to wait for another writer to finish.")
-    ] = 0.0,
+    wait: WaitOpt = 0.0,
 ) -> None:
     """Run the collectors and store what they find (exit 0: all stored; 1: some failed; 2: usage/config)."""
     from tracker.runner import ProgressHook, run_collect
+    from tracker.signals import StopFlag
 
     _quiet_logs(quiet)
     try:
@@ -242,8 +249,6 @@ def collect(
     progress: Any = None
     if not quiet and not as_json and sys.stderr.isatty():
         progress = _RichProgress()
-    from tracker.signals import StopFlag
-
     stop = StopFlag()
     try:
         with stop.installed():
@@ -260,6 +265,12 @@ def collect(
     finally:
         if progress is not None:
             progress.stop()
+    _print_collect(summary, quiet=quiet, as_json=as_json)
+    raise typer.Exit(summary.exit_code)
+
+
+def _print_collect(summary: CollectSummary, *, quiet: bool, as_json: bool) -> None:
+    """Print a collect's outcome: JSON, one line per source, or (quiet) only the bad ones."""
     if as_json:
         typer.echo(json.dumps(summary.as_json(), default=str))
     elif not quiet:
@@ -273,7 +284,6 @@ def collect(
         for s in summary.sources:
             if s.status not in ("ok", "skipped"):
                 typer.echo(s.headline(), err=True)
-    raise typer.Exit(summary.exit_code)
 
 
 @app.command(cls=_Command)
@@ -658,6 +668,39 @@ def catalog_validate(
     )
 
 
+def _print_jobs(settings: Settings, cfg: ScheduleConfig, *, as_json: bool) -> None:
+    """`schedule --list`: the planned jobs, their next run and why (catch-up or on schedule)."""
+    from tracker.clock import utc_now
+    from tracker.schedule import last_successes, planned_jobs
+    from tracker.schedule_config import cron_trigger
+    from tracker.warehouse.db import target_exists
+
+    last: dict[str, datetime | None] = {}
+    if target_exists(settings.db_target):
+        last = dict(last_successes(settings, lock_wait=cfg.lock_wait_seconds))
+    now = utc_now()
+    jobs: list[dict[str, Any]] = [
+        {
+            "id": j.job_id,
+            "cron": j.cron,
+            "next_run_at": now if j.run_now else cron_trigger(j.cron).get_next_fire_time(None, now),
+            "misfire_grace_hours": j.misfire_grace.total_seconds() / 3600,
+            "plan": j.reason,
+        }
+        for j in planned_jobs(cfg, last, now)
+    ]
+    if as_json:
+        typer.echo(json.dumps({"config": cfg.file, "jobs": jobs}, default=str))
+        return
+    typer.echo(f"schedule from {cfg.file or 'built-in defaults'} (times in UTC):")
+    for job in jobs:
+        typer.echo(
+            f"  {job['id']:<18} cron {job['cron']!s:<14} next "
+            f"{'now' if job['next_run_at'] == now else _fmt(job['next_run_at'])}"
+            f"  ({job['plan']})"
+        )
+
+
 @app.command(cls=_Command)
 def schedule(
     db: DbOpt = None,
@@ -676,41 +719,14 @@ def schedule(
     """Run the collectors on their schedules (tracker.toml) until SIGINT/SIGTERM (exit 0)."""
     import os
 
-    from tracker.schedule import ScheduleService, last_successes, planned_jobs
-    from tracker.schedule_config import cron_trigger, load_schedule_config
+    from tracker.schedule import ScheduleService, last_successes
+    from tracker.schedule_config import load_schedule_config
 
     try:
         settings = _settings(db)
         cfg = load_schedule_config(config)
         if list_jobs:
-            last: dict[str, datetime | None] = {}
-            from tracker.warehouse.db import target_exists
-
-            if target_exists(settings.db_target):
-                last = dict(last_successes(settings, lock_wait=cfg.lock_wait_seconds))
-            now = datetime.now(UTC)
-            jobs: list[dict[str, Any]] = [
-                {
-                    "id": j.job_id,
-                    "cron": j.cron,
-                    "next_run_at": now
-                    if j.run_now
-                    else cron_trigger(j.cron).get_next_fire_time(None, now),
-                    "misfire_grace_hours": j.misfire_grace.total_seconds() / 3600,
-                    "plan": j.reason,
-                }
-                for j in planned_jobs(cfg, last, now)
-            ]
-            if as_json:
-                typer.echo(json.dumps({"config": cfg.file, "jobs": jobs}, default=str))
-            else:
-                typer.echo(f"schedule from {cfg.file or 'built-in defaults'} (times in UTC):")
-                for job in jobs:
-                    typer.echo(
-                        f"  {job['id']:<18} cron {job['cron']!s:<14} next "
-                        f"{'now' if job['next_run_at'] == now else _fmt(job['next_run_at'])}"
-                        f"  ({job['plan']})"
-                    )
+            _print_jobs(settings, cfg, as_json=as_json)
             return
         if not quiet and logging.getLogger().getEffectiveLevel() == logging.WARNING:
             logging.getLogger("tracker.schedule").setLevel(logging.INFO)
