@@ -165,60 +165,17 @@ def _export(source: Endpoint, dest: ExportDir) -> MigrateResult:
 def _import(source: Endpoint, dest: LakeTarget) -> MigrateResult:
     from tracker.warehouse.lake import run_transaction
 
-    src_con = None
-    expected: dict[str, int]
-    if isinstance(source, ExportDir):
-        manifest = _read_manifest(source)
-        if manifest.get("schema_version") != _newest():
-            raise WarehouseError(
-                f"{source} has schema version {manifest.get('schema_version')}, this tracker "
-                f"{_newest()}: export it again with this tracker version"
-            )
-        expected = {str(k): int(v) for k, v in manifest["tables"].items()}
-    else:
-        src_con = _open_source(source)
-        expected = {t: _count(src_con, t) for t in _data_tables(src_con)}
-    con = open_target(dest)
+    src_con = None if isinstance(source, ExportDir) else _open_source(source)
     try:
-        present = set(_data_tables(con))
-        missing = sorted(set(expected) - present)
-        if missing:
-            raise WarehouseError(
-                f"{dest.display} has no table {', '.join(missing)}: is {_label(source)} from "
-                "a newer tracker?"
-            )
-        busy = [t for t in expected if _count(con, t)]
-        if busy:
-            raise WarehouseError(
-                f"{dest.display} already holds data ({', '.join(sorted(busy))}); "
-                "migrate into an empty lake"
-            )
-
-        def copy() -> None:
-            for table in sorted(expected):
-                if isinstance(source, ExportDir):
-                    path = str(source.path / f"{table}.parquet").replace("'", "''")
-                    con.execute(
-                        f"INSERT INTO \"{table}\" BY NAME SELECT * FROM read_parquet('{path}')"
-                    )
-                    continue
-                assert src_con is not None
-                reader = src_con.execute(f'SELECT * FROM "{table}"').to_arrow_reader(_BATCH_ROWS)
-                con.register("_migrate_src", reader)
-                try:
-                    con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM _migrate_src')
-                finally:
-                    con.unregister("_migrate_src")
-            if "runs" in expected:  # the next run_id continues after the copied ones
-                con.execute(
-                    "UPDATE lake_sequences SET value = greatest(value,"
-                    " (SELECT coalesce(max(run_id), 0) FROM runs)) WHERE name = 'run_id_seq'"
-                )
-
-        run_transaction(con, copy, what="migrate")
-        got = {t: _count(con, t) for t in sorted(expected)}
+        expected = _expected_rows(source, src_con)
+        con = open_target(dest)
+        try:
+            _check_empty(con, dest, source, expected)
+            run_transaction(con, lambda: _copy(con, source, src_con, expected), what="migrate")
+            got = {t: _count(con, t) for t in sorted(expected)}
+        finally:
+            con.close()
     finally:
-        con.close()
         if src_con is not None:
             src_con.close()
     if got != dict(sorted(expected.items())):
@@ -226,3 +183,61 @@ def _import(source: Endpoint, dest: LakeTarget) -> MigrateResult:
         raise WarehouseError(f"migrate: row counts differ after the copy (source, lake): {diff}")
     log.info("migrated %s to %s", _label(source), dest.display)
     return MigrateResult(_label(source), dest.display, got)
+
+
+def _expected_rows(source: Endpoint, src_con: duckdb.DuckDBPyConnection | None) -> dict[str, int]:
+    """Return the rows per table the lake must hold after the copy (an export: its manifest)."""
+    if src_con is not None:
+        return {t: _count(src_con, t) for t in _data_tables(src_con)}
+    assert isinstance(source, ExportDir)
+    manifest = _read_manifest(source)
+    if manifest.get("schema_version") != _newest():
+        raise WarehouseError(
+            f"{source} has schema version {manifest.get('schema_version')}, this tracker "
+            f"{_newest()}: export it again with this tracker version"
+        )
+    return {str(k): int(v) for k, v in manifest["tables"].items()}
+
+
+def _check_empty(
+    con: duckdb.DuckDBPyConnection, dest: LakeTarget, source: Endpoint, expected: dict[str, int]
+) -> None:
+    """Raise WarehouseError unless the lake has every table, all of them empty."""
+    missing = sorted(set(expected) - set(_data_tables(con)))
+    if missing:
+        raise WarehouseError(
+            f"{dest.display} has no table {', '.join(missing)}: is {_label(source)} from "
+            "a newer tracker?"
+        )
+    busy = [t for t in expected if _count(con, t)]
+    if busy:
+        raise WarehouseError(
+            f"{dest.display} already holds data ({', '.join(sorted(busy))}); "
+            "migrate into an empty lake"
+        )
+
+
+def _copy(
+    con: duckdb.DuckDBPyConnection,
+    source: Endpoint,
+    src_con: duckdb.DuckDBPyConnection | None,
+    expected: dict[str, int],
+) -> None:
+    """Copy every table of ``source`` into the lake (inside the migrate transaction)."""
+    for table in sorted(expected):
+        if src_con is None:
+            assert isinstance(source, ExportDir)
+            path = str(source.path / f"{table}.parquet").replace("'", "''")
+            con.execute(f"INSERT INTO \"{table}\" BY NAME SELECT * FROM read_parquet('{path}')")
+            continue
+        reader = src_con.execute(f'SELECT * FROM "{table}"').to_arrow_reader(_BATCH_ROWS)
+        con.register("_migrate_src", reader)
+        try:
+            con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM _migrate_src')
+        finally:
+            con.unregister("_migrate_src")
+    if "runs" in expected:  # the next run_id continues after the copied ones
+        con.execute(
+            "UPDATE lake_sequences SET value = greatest(value,"
+            " (SELECT coalesce(max(run_id), 0) FROM runs)) WHERE name = 'run_id_seq'"
+        )
