@@ -118,6 +118,11 @@ class _RawTool:
     line: int
     bad: set[str] = field(default_factory=set)  # keys with an error already reported
 
+    def reject(self, key: str, message: str, file: str) -> CatalogError:
+        """Return the error of ``key``'s value (at its line), marking the key as reported."""
+        self.bad.add(key)
+        return CatalogError(message, file=file, line=self.lines[key], field=key)
+
 
 def _parse_tool(node: yaml.Node, file: str, errors: Errors) -> _RawTool:
     if not isinstance(node, yaml.MappingNode):
@@ -271,24 +276,14 @@ def _check_entries(
                 raw.bad.add("id")
                 raise CatalogError("missing required key", file=file, line=raw.line, field="id")
             if tool_id in seen:
-                raw.bad.add("id")
-                raise CatalogError(
-                    f"duplicate tool id {tool_id!r} (first defined at line {seen[tool_id]})",
-                    file=file,
-                    line=raw.lines["id"],
-                    field="id",
-                )
+                first = f"first defined at line {seen[tool_id]}"
+                raise raw.reject("id", f"duplicate tool id {tool_id!r} ({first})", file)
             seen[tool_id] = raw.lines["id"]
         with errors.collect():
             skill = raw.fields.get("skill")
             if isinstance(skill, str) and skill not in all_skills:
-                raw.bad.add("skill")
-                raise CatalogError(
-                    f"unknown skill {skill!r} (known: {', '.join(all_skills)})",
-                    file=file,
-                    line=raw.lines["skill"],
-                    field="skill",
-                )
+                known = ", ".join(all_skills)
+                raise raw.reject("skill", f"unknown skill {skill!r} (known: {known})", file)
         if partial:
             continue
         for required in ("name", "skill"):

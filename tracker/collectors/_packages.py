@@ -30,13 +30,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, TypeVar
+from datetime import date
+from typing import Any, Generic, TypeVar
 
 import httpx
 
 from tracker.catalog import Tool
 from tracker.collectors._http import json_body
 from tracker.collectors.base import (
+    BaseCollector,
     CollectContext,
     describe_body,
     isolate,
@@ -60,7 +62,9 @@ __all__ = [
     "PackageResult",
     "PackageSource",
     "collect_packages",
+    "daily_records",
     "get_json",
+    "iso_day",
     "normalize",
     "read_json",
 ]
@@ -71,6 +75,24 @@ T = TypeVar("T")
 def normalize(name: str) -> str:
     """Return the PEP 503 normalised form of a project name."""
     return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def iso_day(value: object) -> date | None:
+    """Return ``value`` as a date when it is a ``YYYY-MM-DD`` string, else None."""
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def daily_records(
+    by_day: Mapping[date, int], *, tool_id: str, package: str, source: str
+) -> list[DownloadRecord]:
+    """Return one ``DownloadRecord`` per day of ``by_day`` (downloads per UTC day), oldest first."""
+    return [
+        DownloadRecord(tool_id=tool_id, package=package, day=day, downloads=n, source=source)
+        for day, n in sorted(by_day.items())
+    ]
 
 
 class PackageError(TrackerError):
@@ -268,13 +290,8 @@ def collect_packages(
         )
 
 
-class PackageCollector(ABC, Generic[T]):
+class PackageCollector(BaseCollector, ABC, Generic[T]):
     """A collector of a package source: one client, one ``PackageSource``, the loop above."""
-
-    name: ClassVar[str]
-
-    def __init__(self, transport: httpx.BaseTransport | None = None) -> None:
-        self.transport = transport  # tests pass respx's or an httpx.MockTransport
 
     def applicable(self, tool: Tool) -> bool:
         """Return True when the tool lists PyPI packages."""

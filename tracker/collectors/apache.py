@@ -13,8 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import ClassVar
@@ -23,7 +22,14 @@ import httpx
 from packaging.version import InvalidVersion, Version
 
 from tracker.catalog import Tool
-from tracker.collectors.base import CollectContext, RateLimiter, isolate, make_client, register
+from tracker.collectors.base import (
+    BaseCollector,
+    CollectContext,
+    RateLimiter,
+    isolate,
+    make_client,
+    register,
+)
 from tracker.errors import ParseError, SourceUnreachableError, TrackerError, UpstreamError
 from tracker.records import ReleaseRecord, ToolBatch, ToolFailure, ToolOutcome
 
@@ -209,18 +215,10 @@ def _outcome(tool: Tool, url: str, entries: list[ListingEntry]) -> ToolOutcome:
 
 
 @register(SOURCE)
-class ApacheCollector:
+class ApacheCollector(BaseCollector):
     """Collects release directories from the Apache archive's listings, serially."""
 
     name: ClassVar[str] = SOURCE
-
-    def __init__(
-        self,
-        transport: httpx.BaseTransport | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.transport = transport
-        self.clock = clock
 
     def applicable(self, tool: Tool) -> bool:
         """Return True when the tool names an Apache archive project."""

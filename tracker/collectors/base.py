@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import ClassVar, Protocol
 
+import httpx
+
 from tracker.catalog import Tool
 from tracker.clock import Clock, utc_now
 from tracker.collectors._http import (
@@ -36,6 +38,7 @@ from tracker.records import RepoSnapshotRecord, ToolFailure, ToolOutcome
 __all__ = [
     "SOURCES",
     "USER_AGENT",
+    "BaseCollector",
     "CollectContext",
     "Collector",
     "RateBook",
@@ -116,6 +119,15 @@ class Collector(Protocol):
     def collect(self, ctx: CollectContext, tools: Sequence[Tool]) -> Iterator[ToolOutcome]:
         """Yield exactly one outcome per tool in ``tools``."""
         ...
+
+
+@dataclass(eq=False)
+class BaseCollector:
+    """What a collector is built with (a subclass adds its own knobs as fields)."""
+
+    name: ClassVar[str]
+    transport: httpx.BaseTransport | None = None  # None: the network; tests pass a mock
+    clock: Callable[[], float] = time.monotonic  # what a RateLimiter spaces requests by
 
 
 _REGISTRY: dict[str, Callable[[], Collector]] = {}

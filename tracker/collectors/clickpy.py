@@ -35,6 +35,8 @@ from tracker.collectors._packages import (
     PackageError,
     PackageResult,
     PackageSource,
+    daily_records,
+    iso_day,
 )
 from tracker.collectors.base import CollectContext, register
 from tracker.config import DEFAULT_CLICKHOUSE_USER
@@ -142,10 +144,7 @@ def parse_daily(body: str, *, tool_id: str, package: str, url: str) -> list[Down
                 status=200,
             )
         _add_row(by_day, row, number=number, url=url)
-    return [
-        DownloadRecord(tool_id=tool_id, package=package, day=day, downloads=n, source=SOURCE)
-        for day, n in sorted(by_day.items())
-    ]
+    return daily_records(by_day, tool_id=tool_id, package=package, source=SOURCE)
 
 
 _UINT64 = re.compile(r"[0-9]{1,20}")  # ASCII digits only: str.isdigit() accepts "²"
@@ -154,10 +153,7 @@ _UINT64 = re.compile(r"[0-9]{1,20}")  # ASCII digits only: str.isdigit() accepts
 def _add_row(by_day: dict[date, int], row: dict[str, object], *, number: int, url: str) -> None:
     """Add one parsed row to ``by_day``; 64-bit counts may be JSON strings or numbers."""
     raw_day, raw_count = row.get("date"), row.get("downloads")
-    try:
-        day = date.fromisoformat(raw_day) if isinstance(raw_day, str) else None
-    except ValueError:
-        day = None
+    day = iso_day(raw_day)
     if day is None:
         raise ParseError(
             f"line {number}: not a YYYY-MM-DD date: {raw_day!r}",

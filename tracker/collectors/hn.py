@@ -54,7 +54,13 @@ from tracker.collectors._hn_parse import (
     parse_thread,
 )
 from tracker.collectors._http import json_body
-from tracker.collectors.base import CollectContext, describe_body, isolate, register
+from tracker.collectors.base import (
+    BaseCollector,
+    CollectContext,
+    describe_body,
+    isolate,
+    register,
+)
 from tracker.errors import SourceUnreachableError, TrackerError, UpstreamError
 from tracker.records import DemandRecord, ToolBatch, ToolFailure, ToolOutcome
 
@@ -111,20 +117,13 @@ def _get_json(client: httpx.Client, path: str, params: Mapping[str, str] | None 
 
 
 @register(SOURCE)
-class HnCollector:
+@dataclass(eq=False)
+class HnCollector(BaseCollector):
     """Reads one "Who is hiring?" thread per month and counts the job posts naming each tool."""
 
     name: ClassVar[str] = SOURCE
-
-    def __init__(
-        self,
-        transport: httpx.BaseTransport | None = None,
-        matcher_factory: MatcherFactory | None = None,
-        page_size: int = PAGE_SIZE,
-    ) -> None:
-        self.transport = transport
-        self.matcher_factory = matcher_factory or default_matcher
-        self.page_size = page_size
+    matcher_factory: MatcherFactory = default_matcher
+    page_size: int = PAGE_SIZE
 
     def applicable(self, tool: Tool) -> bool:
         """Return True when the catalog says how a job post names the tool (``job_terms``)."""

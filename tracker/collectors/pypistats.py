@@ -27,6 +27,8 @@ from tracker.collectors._packages import (
     PackageResult,
     PackageSource,
     conditional_headers,
+    daily_records,
+    iso_day,
     normalize,
     read_json,
 )
@@ -77,10 +79,7 @@ def parse_overall(payload: object, *, tool_id: str, package: str, url: str) -> l
             continue  # with_mirrors rows (when the server ignores mirrors=false)
         raw_day = row.get("date")
         downloads = row.get("downloads")
-        try:
-            day = date.fromisoformat(raw_day) if isinstance(raw_day, str) else None
-        except ValueError:
-            day = None
+        day = iso_day(raw_day)
         if day is None:
             raise ParseError(
                 f"not a YYYY-MM-DD date: {raw_day!r}", source=SOURCE, field="data[].date", url=url
@@ -97,10 +96,7 @@ def parse_overall(payload: object, *, tool_id: str, package: str, url: str) -> l
                 f"two different counts for {day}", source=SOURCE, field="data[].date", url=url
             )
         by_day[day] = downloads
-    return [
-        DownloadRecord(tool_id=tool_id, package=package, day=day, downloads=n, source=SOURCE)
-        for day, n in sorted(by_day.items())
-    ]
+    return daily_records(by_day, tool_id=tool_id, package=package, source=SOURCE)
 
 
 PypistatsFetch = Fetched  # an ``/overall`` answer (payload None on 304)
@@ -189,14 +185,6 @@ class PypistatsCollector(PackageCollector[tuple[str | None, str | None]]):
     """Collects daily downloads without mirrors from pypistats, serially and throttled."""
 
     name: ClassVar[str] = SOURCE
-
-    def __init__(
-        self,
-        transport: httpx.BaseTransport | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        super().__init__(transport)
-        self.clock = clock
 
     def client(self, ctx: CollectContext) -> httpx.Client:
         """Return pypistats' client: 429 is left to ``fetch_overall`` (the service's window)."""

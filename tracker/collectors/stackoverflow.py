@@ -41,8 +41,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import ClassVar
 
-import httpx
-
 from tracker.catalog import Tool
 from tracker.collectors._demand import (
     DEMAND_SINCE,
@@ -69,7 +67,7 @@ from tracker.collectors._stackexchange import (
     redact_key,
     throttle_wait,
 )
-from tracker.collectors.base import CollectContext, register
+from tracker.collectors.base import BaseCollector, CollectContext, register
 from tracker.errors import RateLimitedError, SourceUnreachableError, TrackerError
 from tracker.records import DemandRecord, ToolBatch, ToolFailure, ToolOutcome
 
@@ -103,13 +101,10 @@ class _ToolState:
 
 
 @register(SOURCE)
-class StackoverflowCollector:
+class StackoverflowCollector(BaseCollector):
     """Counts questions per month for each tool's tags, newest months first, within the quota."""
 
     name: ClassVar[str] = SOURCE
-
-    def __init__(self, transport: httpx.BaseTransport | None = None) -> None:
-        self.transport = transport
 
     def applicable(self, tool: Tool) -> bool:
         """Return True when the catalog names the tool's Stack Overflow tags."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from tracker.reports.model import Analysis, SkillSummary
@@ -133,38 +133,31 @@ def _series_meta(
     return out
 
 
-def _add_lines(
+def _add_traces(
     fig: Any,
     meta: list[tuple[str, str, str]],
-    series: dict[str, list[tuple[Any, ...]]],
+    series: Mapping[str, Sequence[tuple[Any, ...]]],
     col: int,
     keep: Callable[[Any], bool],
-    style: Callable[[str, str], dict[str, Any]],
+    style: Callable[[str, str, str, list[Any]], dict[str, Any]],
 ) -> int:
-    """Add a line per series of its points in column ``col`` that ``keep`` accepts, styled by
-    ``style(key, colour)``; return how many lines were drawn."""
+    """Add a trace per series of its points in column ``col`` that ``keep`` accepts: a line,
+    with what ``style(key, name, colour, values)`` adds or changes; return how many were drawn."""
     import plotly.graph_objects as go
 
     drawn = 0
     for key, name, colour in meta:
-        pts = [(p[0], p[col]) for p in series[key]]
-        pts = [(x, v) for x, v in pts if keep(v)]
+        pts = [(p[0], p[col]) for p in series[key] if keep(p[col])]
         if not pts:
             continue
         drawn += 1
-        fig.add_trace(
-            go.Scatter(
-                x=[x for x, _ in pts],
-                y=[v for _, v in pts],
-                name=plot_text(name),
-                mode="lines",
-                **style(key, colour),
-            )
-        )
+        values = [v for _, v in pts]
+        line = {"x": [x for x, _ in pts], "y": values, "name": plot_text(name), "mode": "lines"}
+        fig.add_trace(go.Scatter(**(line | style(key, name, colour, values))))
     return drawn
 
 
-def _share_style(key: str, colour: str) -> dict[str, Any]:
+def _share_style(key: str, name: str, colour: str, values: list[Any]) -> dict[str, Any]:
     return {
         "stackgroup": "share",
         "line": {"color": colour, "width": 1},
@@ -173,10 +166,26 @@ def _share_style(key: str, colour: str) -> dict[str, Any]:
     }
 
 
-def _line_style(key: str, colour: str) -> dict[str, Any]:
+def _line_style(key: str, name: str, colour: str, values: list[Any]) -> dict[str, Any]:
     return {
         "line": {"color": colour, "width": 3 if key else 2, "dash": "dot" if not key else "solid"},
         "hovertemplate": "%{y:,.0f}",
+    }
+
+
+def _release_style(key: str, name: str, colour: str, values: list[Any]) -> dict[str, Any]:
+    """A row of dots on the series' own category line, sized by the month's releases."""
+    return {
+        "y": [plot_text(name)] * len(values),
+        "mode": "markers",
+        "marker": {
+            "color": colour,
+            "size": [min(8 + 4 * int(v), 26) for v in values],
+            "line": {"width": 1, "color": "#ffffff"},
+        },
+        "customdata": [int(v) for v in values],
+        "hovertemplate": "%{customdata} release(s)<extra>%{y}</extra>",
+        "showlegend": False,
     }
 
 
@@ -193,7 +202,7 @@ def _share_chart(
 
     fig = go.Figure()
     meta = _series_meta(names, ranks, list(shares))
-    if not _add_lines(fig, meta, dict(shares), col, lambda v: v is not None, _share_style):
+    if not _add_traces(fig, meta, shares, col, lambda v: v is not None, _share_style):
         return ""
     layout = _layout(f"Share of the skill's {what} per quarter", y_title="share", percent=True)
     layout["yaxis"]["range"] = [0, 1]
@@ -221,7 +230,7 @@ def _line_chart(
     def keep(v: Any) -> bool:
         return v is not None and (not log_y or v > 0)
 
-    drawn = _add_lines(fig, meta, dict(monthly), 1 + idx, keep, _line_style)
+    drawn = _add_traces(fig, meta, monthly, 1 + idx, keep, _line_style)
     if not drawn:
         return ""
     layout = _layout(title, y_title=y_title, log_y=log_y)
@@ -237,29 +246,7 @@ def _release_chart(charts: _Charts, meta: list[tuple[str, str, str]], monthly: _
     import plotly.graph_objects as go
 
     fig = go.Figure()
-    drawn = 0
-    for key, name, colour in meta:
-        pts = [(p[0], p[3]) for p in monthly[key] if p[3]]
-        if not pts:
-            continue
-        drawn += 1
-        fig.add_trace(
-            go.Scatter(
-                x=[m for m, _ in pts],
-                y=[plot_text(name)] * len(pts),
-                name=plot_text(name),
-                mode="markers",
-                marker={
-                    "color": colour,
-                    "size": [min(8 + 4 * int(v), 26) for _, v in pts],
-                    "line": {"width": 1, "color": "#ffffff"},
-                },
-                customdata=[int(v) for _, v in pts],
-                hovertemplate="%{customdata} release(s)<extra>%{y}</extra>",
-                showlegend=False,
-            )
-        )
-    if not drawn:
+    if not _add_traces(fig, meta, monthly, 3, bool, _release_style):
         return ""
     layout = _layout("Stable releases per month (dot size = count)", y_title="")
     layout["yaxis"] = {"automargin": True, "gridcolor": "#eef1f5", "type": "category"}

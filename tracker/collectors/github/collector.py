@@ -16,13 +16,11 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import KW_ONLY, dataclass, replace
 from typing import ClassVar
 
-import httpx
-
 from tracker.catalog import Tool
-from tracker.collectors.base import CollectContext, isolate, register
+from tracker.collectors.base import BaseCollector, CollectContext, isolate, register
 from tracker.collectors.github import fetch, parse, steps
 from tracker.collectors.github.fetch import GitHubApi
 from tracker.collectors.github.parse import ReleasePage, RepoInfo
@@ -65,23 +63,15 @@ class _Run:
 
 
 @register(SOURCE)
-class GithubCollector:
+@dataclass(eq=False)
+class GithubCollector(BaseCollector):
     """Collects GitHub snapshots, star history and releases; serial, rate-limit aware."""
 
     name: ClassVar[str] = SOURCE
-
-    def __init__(
-        self,
-        transport: httpx.BaseTransport | None = None,
-        *,
-        batch_size: int = 20,
-        max_rate_wait: float = 300.0,
-        backoff_base: float = 1.0,
-    ) -> None:
-        self.transport = transport
-        self.batch_size = max(1, batch_size)
-        self.max_rate_wait = max_rate_wait
-        self.backoff_base = backoff_base
+    _: KW_ONLY
+    batch_size: int = 20  # repos a GraphQL query asks for (with a token)
+    max_rate_wait: float = 300.0
+    backoff_base: float = 1.0
 
     def applicable(self, tool: Tool) -> bool:
         """Return True when the tool names a GitHub repo."""
@@ -111,7 +101,7 @@ class GithubCollector:
         self, ctx: CollectContext, api: GitHubApi, run: _Run, tools: Sequence[Tool]
     ) -> Iterator[ToolOutcome]:
         token = ctx.settings.github_token
-        size = self.batch_size if token else 1
+        size = max(1, self.batch_size) if token else 1
         for start in range(0, len(tools), size):
             chunk = tools[start : start + size]
             batch = self._graphql_batch(api, run, chunk) if token else None

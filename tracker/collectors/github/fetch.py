@@ -6,7 +6,6 @@ breaker, cut JSON bodies) with GitHub's rate-limit rules (``_ratelimit``: wait f
 ``Retry-After``, else one minute, then doubling). Redirects (301 for renamed repos) are followed;
 httpx drops ``Authorization`` when one leaves the API's host. The token lives in the client's
 headers only. Answers come back decoded (``ApiResponse``); the parsers are in parse.py.
-Docs: https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api
 """
 
 from __future__ import annotations

@@ -102,17 +102,6 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _identity(
-    repo_id: object, full_name: object, fields: tuple[str, str], url: str
-) -> tuple[int, str]:
-    number = _int(repo_id)
-    if number is None:
-        raise ParseError("missing or not an integer", source=SOURCE, field=fields[0], url=url)
-    if not isinstance(full_name, str) or "/" not in full_name:
-        raise ParseError("missing or not owner/name", source=SOURCE, field=fields[1], url=url)
-    return number, full_name
-
-
 def _lenient_time(value: object) -> datetime | None:
     try:
         return _time(value, "", "")
@@ -120,25 +109,63 @@ def _lenient_time(value: object) -> datetime | None:
         return None
 
 
+# RepoInfo field -> its key in a REST payload, in a GraphQL node (errors name "repository.<key>")
+_REPO_KEYS = {
+    "repo_id": ("id", "databaseId"),
+    "full_name": ("full_name", "nameWithOwner"),
+    "created_at": ("created_at", "createdAt"),
+    "stars": ("stargazers_count", "stargazerCount"),
+    "forks": ("forks_count", "forkCount"),
+    "archived": ("archived", "isArchived"),
+    "pushed_at": ("pushed_at", "pushedAt"),
+}
+
+
+def _repo_info(
+    node: dict[str, object],
+    url: str,
+    *,
+    graphql: bool,
+    open_issues: int | None,
+    watchers: int | None,
+) -> RepoInfo:
+    """Return the fields of a REST payload or GraphQL node, found by ``_REPO_KEYS``."""
+    keys = {name: pair[graphql] for name, pair in _REPO_KEYS.items()}
+    where = {name: ("repository." if graphql else "") + key for name, key in keys.items()}
+    repo_id, full_name = _int(node.get(keys["repo_id"])), node.get(keys["full_name"])
+    if repo_id is None:
+        raise ParseError(
+            "missing or not an integer", source=SOURCE, field=where["repo_id"], url=url
+        )
+    if not isinstance(full_name, str) or "/" not in full_name:
+        raise ParseError(
+            "missing or not owner/name", source=SOURCE, field=where["full_name"], url=url
+        )
+    archived = node.get(keys["archived"])
+    return RepoInfo(
+        repo_id=repo_id,
+        full_name=full_name,
+        created_at=_time(node.get(keys["created_at"]), where["created_at"], url),
+        description=_text(node.get("description")),
+        stars=_int(node.get(keys["stars"])),
+        forks=_int(node.get(keys["forks"])),
+        open_issues=open_issues,
+        watchers=watchers,
+        archived=archived if isinstance(archived, bool) else None,
+        pushed_at=_time(node.get(keys["pushed_at"]), where["pushed_at"], url),
+    )
+
+
 def parse_repo(payload: object, *, url: str) -> RepoInfo:
     """Return the fields of a REST ``GET /repos/{owner}/{repo}`` payload."""
     if not isinstance(payload, dict):
         raise ParseError("payload is not a JSON object", source=SOURCE, field="$", url=url)
-    repo_id, full_name = _identity(
-        payload.get("id"), payload.get("full_name"), ("id", "full_name"), url
-    )
-    archived = payload.get("archived")
-    return RepoInfo(
-        repo_id=repo_id,
-        full_name=full_name,
-        created_at=_time(payload.get("created_at"), "created_at", url),
-        description=_text(payload.get("description")),
-        stars=_int(payload.get("stargazers_count")),
-        forks=_int(payload.get("forks_count")),
+    return _repo_info(
+        payload,
+        url,
+        graphql=False,
         open_issues=_int(payload.get("open_issues_count")),
         watchers=_int(payload.get("subscribers_count")),
-        archived=archived if isinstance(archived, bool) else None,
-        pushed_at=_time(payload.get("pushed_at"), "pushed_at", url),
     )
 
 
@@ -146,26 +173,11 @@ def parse_graphql_repo(node: object, *, url: str) -> RepoInfo:
     """Return the fields of one GraphQL ``repository`` alias (see graphql.py)."""
     if not isinstance(node, dict):
         raise ParseError("not an object", source=SOURCE, field="repository", url=url)
-    repo_id, full_name = _identity(
-        node.get("databaseId"),
-        node.get("nameWithOwner"),
-        ("repository.databaseId", "repository.nameWithOwner"),
-        url,
-    )
     issues, pulls = _count(node.get("issues")), _count(node.get("pullRequests"))
-    archived = node.get("isArchived")
-    return RepoInfo(
-        repo_id=repo_id,
-        full_name=full_name,
-        created_at=_time(node.get("createdAt"), "repository.createdAt", url),
-        description=_text(node.get("description")),
-        stars=_int(node.get("stargazerCount")),
-        forks=_int(node.get("forkCount")),
-        # REST's open_issues_count counts issues and pull requests together
-        open_issues=issues + pulls if issues is not None and pulls is not None else None,
-        watchers=_count(node.get("watchers")),
-        archived=archived if isinstance(archived, bool) else None,
-        pushed_at=_time(node.get("pushedAt"), "repository.pushedAt", url),
+    # REST's open_issues_count counts issues and pull requests together
+    both = issues + pulls if issues is not None and pulls is not None else None
+    return _repo_info(
+        node, url, graphql=True, open_issues=both, watchers=_count(node.get("watchers"))
     )
 
 
