@@ -8,7 +8,7 @@ the pure part: freshness, alerts and the exit code of ``--check``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +29,6 @@ _SUMMARIES = {
     "disabled": "disabled in the schedule",
     "unavailable": "n/a (no collector or no tool for this source)",
 }
-_RUN_FIELDS = ("run_id", "started_at", "finished_at", "status", "tools_ok", "tools_failed", "requests")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,12 +46,7 @@ class SourceLine:
         st, run = self.status, self.status.last_run
         return {
             "source": st.source,
-            "last_run": None
-            if run is None
-            else {
-                k: getattr(run, k)
-                for k in _RUN_FIELDS
-            },
+            "last_run": None if run is None else asdict(run),
             "last_success_at": st.last_success_at,
             "freshness": self.freshness,
             "rows": st.rows,
