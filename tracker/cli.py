@@ -459,9 +459,9 @@ def _print_status(model: StatusModel) -> None:
     console = Console(soft_wrap=True)
     console.print(table)
     for line in model.sources:
-        for at, tool_id, error in line.status.recent_errors:
-            console.print(f"[dim]{_fmt(at)}[/dim] {line.source}/{tool_id or '*'}: ", end="")
-            console.print(error, markup=False, highlight=False)
+        for e in line.status.recent_errors:
+            console.print(f"[dim]{_fmt(e.at)}[/dim] {line.source}/{e.tool_id or '*'}: ", end="")
+            console.print(e.error, markup=False, highlight=False)
     if model.check:
         for line in model.stale:
             typer.echo(f"stale: {line.source}: {line.freshness['summary']}", err=True)

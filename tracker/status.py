@@ -51,9 +51,7 @@ class SourceLine:
             "freshness": self.freshness,
             "rows": st.rows,
             "stale_tools": list(st.stale_tools),
-            "recent_errors": [
-                {"at": at, "tool_id": t, "error": e} for at, t, e in st.recent_errors
-            ],
+            "recent_errors": [asdict(e) for e in st.recent_errors],
         }
 
 

@@ -52,7 +52,7 @@ def test_runs_and_errors(store: Any) -> None:
     assert status.last_run is not None
     assert status.last_run.status == "partial" and status.last_run.requests == 5
     assert status.last_success_at is not None
-    assert [e[1:] for e in status.recent_errors] == [("airflow", "HTTP 404")]
+    assert [(e.tool_id, e.error) for e in status.recent_errors] == [("airflow", "HTTP 404")]
     assert status.stale_tools == ("airflow",)  # it failed in the latest success
 
 

@@ -17,7 +17,14 @@ from tracker.clock import naive_utc
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["STALE_TOOLS_AT", "RunRow", "SourceStatus", "last_successes", "read_status"]
+__all__ = [
+    "STALE_TOOLS_AT",
+    "ErrorRow",
+    "RunRow",
+    "SourceStatus",
+    "last_successes",
+    "read_status",
+]
 
 # tools stale as of $at (naive UTC), per source, with the error of the newest span holding $at
 STALE_TOOLS_AT = """
@@ -67,15 +74,24 @@ class RunRow:
 
 
 @dataclass(frozen=True, slots=True)
+class ErrorRow:
+    """One recorded error of a source's runs."""
+
+    at: datetime
+    tool_id: str | None  # None: the error concerns the whole source
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
 class SourceStatus:
     """What the warehouse says about one source (times naive UTC)."""
 
     source: str
+    rows: int  # stored rows the source owns
     last_run: RunRow | None
     last_success_at: datetime | None
-    rows: int
     stale_tools: tuple[str, ...]
-    recent_errors: tuple[tuple[datetime, str | None, str], ...]
+    recent_errors: tuple[ErrorRow, ...]  # newest first
 
 
 def _by_source(
@@ -114,7 +130,7 @@ def read_status(
             last_success_at=success.get(s),
             rows=sum(int(r[0]) for r in rows.get(s, [])),
             stale_tools=tuple(str(r[0]) for r in stale.get(s, [])),
-            recent_errors=tuple((r[0], r[1], r[2]) for r in errors.get(s, [])),
+            recent_errors=tuple(ErrorRow(*r) for r in errors.get(s, [])),
         )
         for s in sources
     )
