@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from tracker.catalog import JobTerms
     from tracker.config import Settings
     from tracker.schedule_config import ScheduleConfig
+    from tracker.status import StatusModel
     from tracker.summary import CollectSummary
 
 __all__ = ["app"]
@@ -412,11 +413,9 @@ def status(
 ) -> None:
     """Show per source: last run, last success, freshness against its schedule, stored rows,
     stale tools, recent errors (exit 0; with --check, 1 when a source is stale)."""
-    from tracker.collectors.base import SOURCES
     from tracker.runner import load_configured_catalog
     from tracker.schedule_config import load_schedule_config
-    from tracker.warehouse.db import open_target
-    from tracker.warehouse.store import Store
+    from tracker.status import read_status_model
 
     _quiet_logs(quiet)
     settings = None
@@ -425,66 +424,27 @@ def status(
         schedule_cfg = load_schedule_config(config)
         load_configured_catalog(settings)  # a broken TRACKER_CATALOG fails before the DB opens
         _require_db(settings)
-        con = open_target(settings.db_target, read_only=True)
-        try:
-            store = Store(con)
-            states = [store.source_status(s) for s in SOURCES]
-        finally:
-            con.close()
-        fresh = _freshness_rows(settings, schedule_cfg, states)
+        model = read_status_model(settings, schedule_cfg, check=check)
     except TrackerError as exc:
         _fail(exc, as_json=as_json)
     except Exception as exc:  # noqa: BLE001 - DuckDB errors become one line; others re-raise
         _fail(_as_tracker_error(exc, settings), as_json=as_json)
-    stale = [row for row in fresh if row["alert"]]
-    code = 1 if check and stale else 0
     if as_json:
-        typer.echo(
-            json.dumps(
-                {
-                    "db": settings.db_label,
-                    "config": schedule_cfg.file,
-                    "checked_at": datetime.now(UTC),
-                    "stale": [row["source"] for row in stale],
-                    "exit_code": code,
-                    "sources": [
-                        {
-                            "source": st.source,
-                            "last_run": None
-                            if st.last_run is None
-                            else {
-                                "run_id": st.last_run.run_id,
-                                "started_at": st.last_run.started_at,
-                                "finished_at": st.last_run.finished_at,
-                                "status": st.last_run.status,
-                                "tools_ok": st.last_run.tools_ok,
-                                "tools_failed": st.last_run.tools_failed,
-                                "requests": st.last_run.requests,
-                            },
-                            "last_success_at": st.last_success_at,
-                            "freshness": {k: v for k, v in row.items() if k != "source"},
-                            "rows": st.rows,
-                            "stale_tools": list(st.stale_tools),
-                            "recent_errors": [
-                                {"at": at, "tool_id": t, "error": e}
-                                for at, t, e in st.recent_errors
-                            ],
-                        }
-                        for st, row in zip(states, fresh, strict=True)
-                    ],
-                },
-                default=str,
-            )
-        )
-        raise typer.Exit(code)
-    if quiet:
-        for row in stale:
-            typer.echo(f"tracker: stale: {row['source']}: {row['summary']}", err=True)
-        raise typer.Exit(code)
+        typer.echo(json.dumps(model.as_json(), default=str))
+    elif quiet:
+        for line in model.stale:
+            typer.echo(f"tracker: stale: {line.source}: {line.freshness['summary']}", err=True)
+    else:
+        _print_status(model)
+    raise typer.Exit(model.exit_code)
+
+
+def _print_status(model: StatusModel) -> None:
+    """The status table, the recent errors, and with --check the verdict (stale ones on stderr)."""
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"tracker status: {settings.db_label}")
+    table = Table(title=f"tracker status: {model.db}")
     for col in (
         "source",
         "last run (UTC)",
@@ -495,73 +455,28 @@ def status(
         "stale tools",
     ):
         table.add_column(col)
-    for st, row in zip(states, fresh, strict=True):
-        lr = st.last_run
+    for line in model.sources:
+        st, lr = line.status, line.status.last_run
         table.add_row(
             st.source,
             _fmt(lr.started_at) if lr else "never",
             lr.status if lr else "-",
             _fmt(st.last_success_at),
-            str(row["summary"]),
+            str(line.freshness["summary"]),
             str(st.rows),
             ", ".join(st.stale_tools[:6]) + (" ..." if len(st.stale_tools) > 6 else "") or "-",
         )
     console = Console(soft_wrap=True)
     console.print(table)
-    for st in states:
-        for at, tool_id, error in st.recent_errors:
-            console.print(f"[dim]{_fmt(at)}[/dim] {st.source}/{tool_id or '*'}: ", end="")
-            console.print(error, markup=False, highlight=False)
-    if check:
-        if stale:
-            for row in stale:
-                typer.echo(f"stale: {row['source']}: {row['summary']}", err=True)
-        else:
+    for line in model.sources:
+        for e in line.status.recent_errors:
+            console.print(f"[dim]{_fmt(e.at)}[/dim] {line.source}/{e.tool_id or '*'}: ", end="")
+            console.print(e.error, markup=False, highlight=False)
+    if model.check:
+        for line in model.stale:
+            typer.echo(f"stale: {line.source}: {line.freshness['summary']}", err=True)
+        if not model.stale:
             typer.echo("ok: every enabled source is fresh")
-    raise typer.Exit(code)
-
-
-def _freshness_rows(settings: Any, schedule_cfg: Any, states: list[Any]) -> list[dict[str, Any]]:
-    """Return per source: freshness state, ages in hours, schedule, and whether it alerts."""
-    from tracker.collectors.base import get_collector
-    from tracker.runner import load_configured_catalog
-    from tracker.schedule_config import freshness
-
-    now = datetime.now(UTC)
-    trackable = [t for t in load_configured_catalog(settings).tools if t.trackable]
-    rows = []
-    for st in states:
-        sched = schedule_cfg.source(st.source)
-        f = freshness(sched, st.last_success_at, now)
-        state = f.state
-        collector = get_collector(st.source)
-        if sched.enabled and (
-            collector is None or not any(collector.applicable(t) for t in trackable)
-        ):
-            state = "unavailable"  # no collector in this version, or no tool with this source
-        age_h = None if f.age is None else round(f.age.total_seconds() / 3600, 2)
-        max_h = round(f.max_age.total_seconds() / 3600, 2)
-        summary = {
-            "fresh": f"fresh ({age_h}h old, stale after {max_h}h)",
-            "stale": f"STALE ({age_h}h old, stale after {max_h}h)",
-            "never": "STALE (never succeeded)",
-            "disabled": "disabled in the schedule",
-            "unavailable": "n/a (no collector or no tool for this source)",
-        }[state]
-        rows.append(
-            {
-                "source": st.source,
-                "state": state,
-                "alert": state in ("stale", "never"),
-                "enabled": sched.enabled,
-                "cron": sched.cron,
-                "age_hours": age_h,
-                "period_hours": round(f.period.total_seconds() / 3600, 2),
-                "max_age_hours": max_h,
-                "summary": summary,
-            }
-        )
-    return rows
 
 
 def _fmt(value: datetime | None) -> str:

@@ -77,12 +77,11 @@ def last_successes(settings: Settings, lock_wait: float) -> dict[str, datetime |
     """Return when each source last succeeded (UTC), read from ``runs`` under the writer lock."""
     from tracker.collectors.base import SOURCES
     from tracker.warehouse.db import write_session
-    from tracker.warehouse.store import Store
+    from tracker.warehouse.status import last_successes as read_last_successes
 
     with write_session(settings.db_target, wait_seconds=lock_wait) as con:
-        store = Store(con)
-        found = {s: store.last_success(s) for s in SOURCES}
-    return {s: None if v is None else v.replace(tzinfo=v.tzinfo or UTC) for s, v in found.items()}
+        found = read_last_successes(con)
+    return {s: v.replace(tzinfo=v.tzinfo or UTC) if (v := found.get(s)) else None for s in SOURCES}
 
 
 @dataclass(slots=True)

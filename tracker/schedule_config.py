@@ -26,6 +26,7 @@ __all__ = [
     "ScheduleConfig",
     "SourceSchedule",
     "cron_trigger",
+    "default_schedule_config",
     "freshness",
     "load_schedule_config",
     "schedule_period",
@@ -54,7 +55,7 @@ _DOW_ITEM = re.compile(r"^(\*|\d+)(?:-(\d+))?(?:/(\d+))?$")
 
 @dataclass(frozen=True, slots=True)
 class SourceSchedule:
-    """When one source runs and when `tracker status` calls it stale."""
+    """When one source runs and when `tracker status` and the report call it stale."""
 
     source: str
     enabled: bool
@@ -266,6 +267,13 @@ class _Reader:
         return value
 
 
+def default_schedule_config() -> ScheduleConfig:
+    """Return the built-in schedule (what no ``tracker.toml`` means)."""
+    from tracker.collectors.base import SOURCES
+
+    return _build({}, None, SOURCES)
+
+
 def load_schedule_config(path: Path | None = None, *, cwd: Path | None = None) -> ScheduleConfig:
     """Return the schedule from ``path`` (or ``./tracker.toml`` when present, else defaults).
 
@@ -276,7 +284,7 @@ def load_schedule_config(path: Path | None = None, *, cwd: Path | None = None) -
     if path is None:
         candidate = (cwd or Path.cwd()) / DEFAULT_CONFIG_FILE
         if not candidate.is_file():
-            return _build({}, None, SOURCES)
+            return default_schedule_config()
         path = candidate
     try:
         text = path.read_text(encoding="utf-8")

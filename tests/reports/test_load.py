@@ -39,7 +39,7 @@ def test_load_returns_frozen_typed_rows_and_analyse_needs_no_connection(
 def test_a_query_whose_columns_differ_from_its_row_class_fails_loudly(landscape_db: Path) -> None:
     con = open_db(landscape_db, read_only=True)
     try:
-        params = {"as_of": AS_OF, "as_of_next": AS_OF}
+        params = {"as_of": AS_OF, "as_of_next": AS_OF, "at": AS_OF}
         with pytest.raises(RuntimeError, match="query 'sources' returns"):
             _rows(con, "sources", params, rw.StaleRow)
     finally:

@@ -137,18 +137,6 @@ def test_write_batches_is_all_or_nothing(store: Any) -> None:
     assert store.con.execute("SELECT count(*) FROM releases").fetchone() == (0,)
 
 
-def test_runs_and_errors(store: Any) -> None:
-    run_id = store.start_run("pypi")
-    store.add_run_error(run_id, "pypi", "airflow", "HTTP 404")
-    store.finish_run(
-        run_id, status="partial", tools_ok=3, tools_failed=1, requests=5, rows_written=9
-    )
-    status = store.source_status("pypi")
-    assert status.last_run.status == "partial" and status.last_run.requests == 5
-    assert status.last_success_at is not None
-    assert [e[1:] for e in status.recent_errors] == [("airflow", "HTTP 404")]
-
-
 def test_interrupted_runs_are_closed(store: Any) -> None:
     run_id = store.start_run("pypi")
     if store.lake:  # no lock on a lake: a live process' run stays open, a dead one's is closed
@@ -358,18 +346,3 @@ def test_monthly_metrics_has_demand_columns_and_keeps_the_others(store: Any) -> 
         " ORDER BY month"
     ).fetchall()
     assert trends == [(jan, 3, 120), (feb, 2, None)]
-
-
-def test_source_status_counts_demand_rows_per_source(store: Any) -> None:
-    store.write_batch(
-        ToolBatch(
-            "airflow",
-            demand=(
-                _demand("airflow", "hn", date(2025, 1, 1), 3, 400),
-                _demand("airflow", "hn", date(2025, 2, 1), 3, 400),
-                _demand("airflow", "stackoverflow", date(2025, 1, 1), 120, 50_000),
-            ),
-        )
-    )
-    assert store.source_status("hn").rows == 2
-    assert store.source_status("stackoverflow").rows == 1

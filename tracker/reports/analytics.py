@@ -7,7 +7,7 @@ threshold in `thresholds.py` (documented in docs/report.md).
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from tracker.reports.label_rows import label_rows
@@ -23,9 +23,9 @@ from tracker.reports.thresholds import (
     MIN_BASELINE_TOOLS,
     RISE,
     STALE_DATA_DAYS,
-    STALE_SOURCE_DAYS,
 )
 from tracker.reports.tools import not_trackable, tool_trend
+from tracker.schedule_config import ScheduleConfig, default_schedule_config, freshness
 
 __all__ = [
     "DORMANT_MONTHS",
@@ -55,12 +55,21 @@ _TABLE_HINTS = {
 }
 
 
-def _source(row: SourceRow, stale_before: datetime) -> dict[str, Any]:
+def _is_stale(row: SourceRow, schedule: ScheduleConfig, at: datetime) -> bool:
+    """The rule `tracker status` applies: the last success is older than the source's max age
+    in the schedule (a source the schedule does not know or disables is never stale)."""
+    known = {s.source: s for s in schedule.sources}
+    if row.source not in known:
+        return False
+    return freshness(known[row.source], row.last_success_at, at).state == "stale"
+
+
+def _source(row: SourceRow, schedule: ScheduleConfig, at: datetime) -> dict[str, Any]:
     problems = []
     last_ok = row.last_success_at
     if last_ok is None:
         problems.append("never succeeded")
-    elif last_ok < stale_before:
+    elif _is_stale(row, schedule, at):
         problems.append(f"stale: last success {last_ok:%Y-%m-%d}")
     if row.rate_limited:
         problems.append(f"rate-limited ({row.rate_limited} error(s) in the last 7 days)")
@@ -138,8 +147,9 @@ def _metric_trends(
     return by_tool, baselines
 
 
-def analyse(data: ReportData, as_of: date) -> Analysis:
-    """Compute every label, share and chart series of the report as of ``as_of`` (UTC date)."""
+def analyse(data: ReportData, as_of: date, schedule: ScheduleConfig | None = None) -> Analysis:
+    """Compute every label, share and chart series of the report as of ``as_of`` (UTC date);
+    a source is stale against ``schedule`` (default: the built-in one)."""
     by_tool, baselines = _metric_trends(data)
     stale: dict[str, list[StaleRow]] = {}
     for s in data.stale:
@@ -149,10 +159,9 @@ def analyse(data: ReportData, as_of: date) -> Analysis:
         for t in data.tools
     ]
     table_rows = {str(c.tbl): int(c.rows) for c in data.table_rows}
-    stale_before = datetime.combine(as_of, datetime.min.time()) - timedelta(
-        days=STALE_SOURCE_DAYS - 1
-    )
-    sources = [_source(s, stale_before) for s in data.sources]
+    schedule = schedule or default_schedule_config()
+    at = data.params["at"].replace(tzinfo=UTC)  # the end of the as-of day
+    sources = [_source(s, schedule, at) for s in data.sources]
     return Analysis(
         as_of,
         data.windows,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from tracker.reports import rows as rw
@@ -59,6 +59,8 @@ def query_params(as_of: date, newest: dict[str, date | None]) -> dict[str, Any]:
     return {
         "as_of": as_of,
         "as_of_next": as_of + timedelta(days=1),
+        # "as of" for staleness (tools and sources): the end of the as-of day, naive UTC
+        "at": datetime.combine(as_of + timedelta(days=1), time()),
         "end_stars": ends["stars"],
         "end_downloads": ends["downloads"],
         "end_releases": ends["releases"],

@@ -23,6 +23,8 @@ from tracker.reports.text import md_escape, script_json
 if TYPE_CHECKING:
     import duckdb
 
+    from tracker.schedule_config import ScheduleConfig
+
 __all__ = [
     "PLOTLY_TRACE_TYPES",
     "ReportResult",
@@ -62,8 +64,10 @@ def write_report(
     *,
     clock: Clock = utc_now,
     save_labels: bool = True,
+    schedule: ScheduleConfig | None = None,
 ) -> ReportResult:
-    """Load, analyse and render the report of ``as_of`` (UTC date) into ``out_dir``.
+    """Load, analyse and render the report of ``as_of`` (UTC date) into ``out_dir``; sources
+    are stale against ``schedule`` (default: the built-in one).
 
     With ``save_labels`` (the default) the labels also go to `tool_labels` / `skill_labels`:
     ``con`` must then be a write connection held under the writer lock.
@@ -71,7 +75,7 @@ def write_report(
     from tracker.reports.analytics import analyse, label_rows
     from tracker.reports.load import load
 
-    analysis = analyse(load(con, as_of), as_of)
+    analysis = analyse(load(con, as_of), as_of, schedule)
     result = render(analysis, out_dir)
     if save_labels:
         from tracker.warehouse.labels import save_labels as save

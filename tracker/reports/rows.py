@@ -111,7 +111,8 @@ class SourceRow:
 
 @dataclass(frozen=True, slots=True)
 class StaleRow:
-    """`stale_tools`: a tool whose newest error in a source is newer than its last success."""
+    """`stale_tools`: a tool stale in a source at the end of the as-of day (`tool_stale_spans`),
+    with the error that made it so."""
 
     tool_id: str
     source: str

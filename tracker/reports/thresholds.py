@@ -39,7 +39,9 @@ STEP_FACTOR = 2.0  # a level shift of x2 (or /2) between 3-period medians is fla
 STEP_MIN_LEVEL = 10.0  # ... when the level is at least this many per month
 SPIKE_FACTOR = 4.0  # a month above 4x the window's median month is flagged as a spike
 DORMANT_MONTHS = 18  # no release and no push for this long (or archived): dormant
-STALE_SOURCE_DAYS = 7  # a source whose newest success is older than this is stale
+# Not source staleness (a source is stale when its last success is older than its max age in
+# the schedule, as `tracker status` says; schedule_config.freshness): the data itself ends this
+# many days before the as-of date, e.g. a report asked for a date after the last collect.
 STALE_DATA_DAYS = 7  # an as-of date this far past the newest stored data is reported
 TOP_N = 8  # tools drawn per skill chart; the rest are summed as "other"
 COUNTING_CHANGE_MONTH = date(2021, 4, 1)  # PyPI download counting change (~x2.8)

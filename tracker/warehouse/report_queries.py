@@ -25,6 +25,7 @@ from tracker.warehouse.report_sql_readings import (
     SUBAGG,
     SUBS,
 )
+from tracker.warehouse.status import STALE_TOOLS_AT
 
 if TYPE_CHECKING:
     import duckdb
@@ -105,11 +106,13 @@ UNION ALL SELECT 'repo_snapshots', count(*) FROM repo_snapshots
 UNION ALL SELECT 'tools', count(*) FROM tools
 """
 
-# per source: newest run, newest success, and errors of the last 7 days that mention rate limits
+# per source: newest run, newest success (ended by $at, as warehouse/status.py reads it), and
+# errors of the last 7 days that mention rate limits
 _SOURCES = """
 WITH r AS (
     SELECT source, arg_max(status, run_id) AS last_status, max(started_at) AS last_run_at,
-           max(finished_at) FILTER (WHERE status IN ('ok', 'partial')) AS last_success_at
+           max(finished_at) FILTER (WHERE status IN ('ok', 'partial') AND finished_at <= $at)
+             AS last_success_at
     FROM runs WHERE started_at < $as_of_next GROUP BY source
 ), e AS (
     SELECT source,
@@ -123,21 +126,6 @@ WITH r AS (
 SELECT r.source, r.last_status, r.last_run_at, r.last_success_at,
        coalesce(e.rate_limited, 0), coalesce(e.errors, 0)
 FROM r LEFT JOIN e USING (source) ORDER BY r.source
-"""
-
-# tools whose newest error in a source is newer than that source's newest success
-_STALE_TOOLS = """
-WITH last_err AS (
-    SELECT e.source, e.tool_id, max(e.recorded_at) AS at, arg_max(e.error, e.recorded_at) AS error
-    FROM run_errors e JOIN runs r USING (run_id)
-    WHERE e.tool_id IS NOT NULL AND e.recorded_at < $as_of_next AND r.status <> 'interrupted'
-    GROUP BY ALL
-), last_ok AS (
-    SELECT source, max(finished_at) AS at FROM runs
-    WHERE status IN ('ok', 'partial') AND started_at < $as_of_next GROUP BY source
-)
-SELECT le.tool_id, le.source, le.error FROM last_err le LEFT JOIN last_ok lo USING (source)
-WHERE lo.at IS NULL OR le.at >= lo.at ORDER BY le.tool_id, le.source
 """
 
 # ---- skills: each tool's share of its skill, recent 4 quarters vs the 4 before ----------------
@@ -248,7 +236,7 @@ QUERIES: dict[str, str] = {
     "tools": _TOOLS,
     "table_rows": _TABLE_ROWS,
     "sources": _SOURCES,
-    "stale_tools": _STALE_TOOLS,
+    "stale_tools": STALE_TOOLS_AT,  # warehouse/status.py: the one "stale tool" rule
     "skill_shares": _SKILL_SHARES,
     "skill_growth": _SKILL_GROWTH,
     "chart_rank": _CHART_RANK,

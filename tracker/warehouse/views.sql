@@ -112,3 +112,19 @@ WHERE l.as_of = (SELECT max(as_of) FROM tool_labels);
 
 CREATE OR REPLACE VIEW latest_skill_labels AS
 SELECT * FROM skill_labels WHERE as_of = (SELECT max(as_of) FROM skill_labels);
+
+-- When a tool is stale in a source: one span per collection error of the tool (run_errors with a
+-- tool_id), from the time the error was recorded (recorded_at) until the end (finished_at) of the
+-- source's first ok or partial run started after it; stale_until NULL: no such run yet. An
+-- interrupted run counts neither way: its "not collected (stop requested)" errors open no span
+-- and it ends none. A tool is stale as of T when one of its spans holds T:
+--   stale_from <= T AND (stale_until IS NULL OR stale_until > T)
+-- `tracker status` uses T = its clock's now, the report T = the end of its as-of day (both read
+-- warehouse/status.py STALE_TOOLS_AT). Spans of one tool may overlap (it failed again).
+CREATE OR REPLACE VIEW tool_stale_spans AS
+SELECT e.source, e.tool_id, e.error, e.recorded_at AS stale_from,
+       (SELECT min(ok.finished_at) FROM runs ok
+        WHERE ok.source = e.source AND ok.status IN ('ok', 'partial')
+          AND ok.started_at > e.recorded_at) AS stale_until
+FROM run_errors e JOIN runs r USING (run_id)
+WHERE e.tool_id IS NOT NULL AND r.status <> 'interrupted';
