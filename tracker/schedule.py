@@ -8,6 +8,7 @@ so nothing holds it between jobs. Catch-up on start is decided from the ``runs``
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -59,9 +60,14 @@ ReportFn = Callable[[Settings, Path, date, float], Sequence[Path]]
 
 
 def write_scheduled_report(
-    settings: Settings, out_dir: Path, as_of: date, lock_wait: float
+    settings: Settings,
+    out_dir: Path,
+    as_of: date,
+    lock_wait: float,
+    schedule: ScheduleConfig | None = None,
 ) -> Sequence[Path]:
-    """Write the report like `tracker report` does; return the files written.
+    """Write the report like `tracker report` does; return the files written. ``schedule`` is
+    the scheduler's own config: its sources' max ages say which are stale.
 
     Holds the writer lock meanwhile (a DuckDB file), so a manual `tracker collect` (which opens
     the file read-write) and the report never collide; on a DuckLake the labels are one retried
@@ -69,7 +75,7 @@ def write_scheduled_report(
     """
     from tracker.reports import run_report
 
-    result = run_report(settings, out_dir, as_of, lock_wait)
+    result = run_report(settings, out_dir, as_of, lock_wait, schedule)
     return tuple(result.files)
 
 
@@ -112,7 +118,7 @@ class ScheduleService:
         self.settings = settings
         self.config = config
         self._collect = collect
-        self._report = report or write_scheduled_report
+        self._report = report or functools.partial(write_scheduled_report, schedule=config)
         self._now = now
         self._monotonic = monotonic
         self._sleep = sleep
