@@ -16,6 +16,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import cast
 
 from tracker.catalog import Tool
@@ -95,19 +96,20 @@ def in_groups(
         producer.join()
 
 
+@dataclass(eq=False)
 class SourceRun:
     """The bookkeeping of one source's run: stores outcomes, counts them, logs them."""
 
-    def __init__(
-        self, settings: Settings, store: Store, source: str, run_id: int, ctx: CollectContext
-    ) -> None:
-        self.settings = settings
-        self.store = store
-        self.source = source
-        self.run_id = run_id
-        self.ctx = ctx
-        self.result = SourceSummary(source=source, run_id=run_id)
-        self.started = time.monotonic()
+    settings: Settings
+    store: Store
+    source: str
+    run_id: int
+    ctx: CollectContext
+    started: float = field(default_factory=time.monotonic)
+    result: SourceSummary = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.result = SourceSummary(source=self.source, run_id=self.run_id)
 
     def masked(self, text: str) -> str:
         """Return ``text`` with the lake catalog's password masked (a file target: unchanged)."""

@@ -13,13 +13,9 @@ from tracker.errors import TrackerError
 
 if TYPE_CHECKING:
     from tracker.catalog import JobTerms
-from tracker.cli._app import (
-    JsonOpt,
-    _Command,
-    _fail,
-    _settings,
-    catalog_app,
-)
+from tracker.cli._app import Command, catalog_app, fail
+from tracker.cli._inputs import settings_of
+from tracker.cli._options import JsonOpt
 
 
 def _job_terms_json(terms: JobTerms | None) -> dict[str, object] | None:
@@ -29,15 +25,15 @@ def _job_terms_json(terms: JobTerms | None) -> dict[str, object] | None:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(terms).items()}
 
 
-@catalog_app.command("list", cls=_Command)
+@catalog_app.command("list", cls=Command)
 def catalog_list(as_json: JsonOpt = False) -> None:
     """List the catalog's tools grouped by skill, with their sources."""
     from tracker.runner import load_configured_catalog
 
     try:
-        catalog = load_configured_catalog(_settings(None))
+        catalog = load_configured_catalog(settings_of(None))
     except TrackerError as exc:
-        _fail(exc, as_json=as_json)
+        fail(exc, as_json=as_json)
     if as_json:
         typer.echo(
             json.dumps(
@@ -88,7 +84,7 @@ def catalog_list(as_json: JsonOpt = False) -> None:
     )
 
 
-@catalog_app.command("validate", cls=_Command)
+@catalog_app.command("validate", cls=Command)
 def catalog_validate(
     file: Annotated[
         Path | None,
@@ -102,7 +98,7 @@ def catalog_validate(
     from tracker.errors import CatalogErrors
 
     try:
-        settings = _settings(None)
+        settings = settings_of(None)
         catalog = load_catalog(
             [file] if file else [settings.catalog_path] if settings.catalog_path else []
         )
@@ -116,7 +112,7 @@ def catalog_validate(
             )
         raise typer.Exit(2) from None
     except TrackerError as exc:
-        _fail(exc)
+        fail(exc)
     typer.echo(
         f"ok: {len(catalog.tools)} tools in {len(catalog.skills)} skills ({', '.join(catalog.files)})"
     )

@@ -12,19 +12,9 @@ from tracker.errors import TrackerError
 
 if TYPE_CHECKING:
     from tracker.summary import CollectSummary
-from tracker.cli._app import (
-    DbOpt,
-    JsonOpt,
-    QuietOpt,
-    SourcesOpt,
-    ToolsOpt,
-    WaitOpt,
-    _Command,
-    _fail,
-    _quiet_logs,
-    _settings,
-    app,
-)
+from tracker.cli._app import Command, app, fail
+from tracker.cli._inputs import quiet_logs, settings_of
+from tracker.cli._options import DbOpt, JsonOpt, QuietOpt, SourcesOpt, ToolsOpt, WaitOpt
 
 
 class _RichProgress:
@@ -64,7 +54,7 @@ class _RichProgress:
         self.progress.stop()
 
 
-@app.command(cls=_Command)
+@app.command(cls=Command)
 def collect(
     source: SourcesOpt = None,
     tool: ToolsOpt = None,
@@ -77,11 +67,11 @@ def collect(
     from tracker.runner import ProgressHook, run_collect
     from tracker.signals import StopFlag
 
-    _quiet_logs(quiet)
+    quiet_logs(quiet)
     try:
-        settings = _settings(db)
+        settings = settings_of(db)
     except TrackerError as exc:
-        _fail(exc, as_json=as_json)
+        fail(exc, as_json=as_json)
     progress: Any = None
     if not quiet and not as_json and sys.stderr.isatty():
         progress = _RichProgress()
@@ -97,7 +87,7 @@ def collect(
                 stop_requested=stop.is_set,
             )
     except TrackerError as exc:
-        _fail(exc, as_json=as_json)
+        fail(exc, as_json=as_json)
     finally:
         if progress is not None:
             progress.stop()

@@ -3,32 +3,19 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
+from tracker.cli._app import Command, app, as_tracker_error, fail
+from tracker.cli._inputs import parse_date, quiet_logs, reader_inputs, settings_of
+from tracker.cli._options import DbOpt, JsonOpt, QuietOpt
+from tracker.clock import utc_now
 from tracker.errors import TrackerError
 
-if TYPE_CHECKING:
-    pass
-from tracker.cli._app import (
-    DbOpt,
-    JsonOpt,
-    QuietOpt,
-    _as_tracker_error,
-    _Command,
-    _fail,
-    _parse_date,
-    _quiet_logs,
-    _require_db,
-    _settings,
-    app,
-)
 
-
-@app.command(cls=_Command)
+@app.command(cls=Command)
 def report(
     db: DbOpt = None,
     out: Annotated[
@@ -52,20 +39,18 @@ def report(
     """Write the trend report from the warehouse and store its labels in `tool_labels` /
     `skill_labels` (exit 0, or 2 on a usage error)."""
     from tracker.reports import run_report
-    from tracker.runner import load_configured_catalog
 
-    _quiet_logs(quiet)
+    quiet_logs(quiet)
     settings = None
     try:
-        settings = _settings(db)
-        when = _parse_date(as_of) if as_of else datetime.now(UTC).date()
-        load_configured_catalog(settings)  # a broken TRACKER_CATALOG fails here, as everywhere
-        _require_db(settings)
+        settings = settings_of(db)
+        when = parse_date(as_of) if as_of else utc_now().date()
+        reader_inputs(settings)
         result = run_report(settings, out, when, wait)
     except TrackerError as exc:
-        _fail(exc, as_json=as_json)
+        fail(exc, as_json=as_json)
     except Exception as exc:  # noqa: BLE001 - DuckDB errors become one line; others re-raise
-        _fail(_as_tracker_error(exc, settings, out), as_json=as_json)
+        fail(as_tracker_error(exc, settings, out), as_json=as_json)
     if as_json:
         typer.echo(
             json.dumps({"files": [str(p) for p in result.files], "missing": list(result.missing)})
@@ -77,7 +62,7 @@ def report(
             typer.echo(f"note: {item}")
 
 
-@app.command(cls=_Command)
+@app.command(cls=Command)
 def migrate(
     to: Annotated[
         str,
@@ -105,14 +90,14 @@ def migrate(
     from tracker.warehouse.transfer import migrate as run_migrate
     from tracker.warehouse.transfer import parse_endpoint
 
-    _quiet_logs(quiet)
+    quiet_logs(quiet)
     try:
         data_path = (os.environ.get("TRACKER_DATA_PATH") or "").strip() or None
-        source = _settings(None).db_target if db is None else parse_endpoint(db, data_path)
+        source = settings_of(None).db_target if db is None else parse_endpoint(db, data_path)
         dest = parse_endpoint(to, data_path)
         result = run_migrate(source, dest)
     except TrackerError as exc:
-        _fail(exc, as_json=as_json)
+        fail(exc, as_json=as_json)
     if as_json:
         typer.echo(json.dumps(result.as_json()))
     elif not quiet:

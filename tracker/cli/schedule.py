@@ -15,15 +15,9 @@ from tracker.errors import TrackerError
 if TYPE_CHECKING:
     from tracker.config import Settings
     from tracker.schedule_config import ScheduleConfig
-from tracker.cli._app import (
-    ConfigOpt,
-    DbOpt,
-    _Command,
-    _fail,
-    _fmt,
-    _settings,
-    app,
-)
+from tracker.cli._app import Command, app, fail
+from tracker.cli._inputs import fmt, settings_of
+from tracker.cli._options import ConfigOpt, DbOpt
 
 
 def _print_jobs(settings: Settings, cfg: ScheduleConfig, *, as_json: bool) -> None:
@@ -54,12 +48,12 @@ def _print_jobs(settings: Settings, cfg: ScheduleConfig, *, as_json: bool) -> No
     for job in jobs:
         typer.echo(
             f"  {job['id']:<18} cron {job['cron']!s:<14} next "
-            f"{'now' if job['next_run_at'] == now else _fmt(job['next_run_at'])}"
+            f"{'now' if job['next_run_at'] == now else fmt(job['next_run_at'])}"
             f"  ({job['plan']})"
         )
 
 
-@app.command(cls=_Command)
+@app.command(cls=Command)
 def schedule(
     db: DbOpt = None,
     config: ConfigOpt = None,
@@ -81,7 +75,7 @@ def schedule(
     from tracker.schedule_config import load_schedule_config
 
     try:
-        settings = _settings(db)
+        settings = settings_of(db)
         cfg = load_schedule_config(config)
         if list_jobs:
             _print_jobs(settings, cfg, as_json=as_json)
@@ -92,7 +86,7 @@ def schedule(
         service.build(last_successes(settings, lock_wait=cfg.lock_wait_seconds))
         service.run()
     except TrackerError as exc:
-        _fail(exc)
+        fail(exc)
     except KeyboardInterrupt:
         typer.echo("tracker: second signal: exiting without finishing the current tool", err=True)
         sys.stderr.flush()

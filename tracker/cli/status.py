@@ -11,23 +11,12 @@ from tracker.errors import TrackerError
 
 if TYPE_CHECKING:
     from tracker.status import StatusModel
-from tracker.cli._app import (
-    ConfigOpt,
-    DbOpt,
-    JsonOpt,
-    QuietOpt,
-    _as_tracker_error,
-    _Command,
-    _fail,
-    _fmt,
-    _quiet_logs,
-    _require_db,
-    _settings,
-    app,
-)
+from tracker.cli._app import Command, app, as_tracker_error, fail
+from tracker.cli._inputs import fmt, quiet_logs, reader_inputs, settings_of
+from tracker.cli._options import ConfigOpt, DbOpt, JsonOpt, QuietOpt
 
 
-@app.command(cls=_Command)
+@app.command(cls=Command)
 def status(
     db: DbOpt = None,
     config: ConfigOpt = None,
@@ -43,22 +32,20 @@ def status(
 ) -> None:
     """Show per source: last run, last success, freshness against its schedule, stored rows,
     stale tools, recent errors (exit 0; with --check, 1 when a source is stale)."""
-    from tracker.runner import load_configured_catalog
     from tracker.schedule_config import load_schedule_config
     from tracker.status import read_status_model
 
-    _quiet_logs(quiet)
+    quiet_logs(quiet)
     settings = None
     try:
-        settings = _settings(db)
+        settings = settings_of(db)
         schedule_cfg = load_schedule_config(config)
-        load_configured_catalog(settings)  # a broken TRACKER_CATALOG fails before the DB opens
-        _require_db(settings)
+        reader_inputs(settings)
         model = read_status_model(settings, schedule_cfg, check=check)
     except TrackerError as exc:
-        _fail(exc, as_json=as_json)
+        fail(exc, as_json=as_json)
     except Exception as exc:  # noqa: BLE001 - DuckDB errors become one line; others re-raise
-        _fail(_as_tracker_error(exc, settings), as_json=as_json)
+        fail(as_tracker_error(exc, settings), as_json=as_json)
     if as_json:
         typer.echo(json.dumps(model.as_json(), default=str))
     elif quiet:
@@ -89,9 +76,9 @@ def _print_status(model: StatusModel) -> None:
         st, lr = line.status, line.status.last_run
         table.add_row(
             st.source,
-            _fmt(lr.started_at) if lr else "never",
+            fmt(lr.started_at) if lr else "never",
             lr.status if lr else "-",
-            _fmt(st.last_success_at),
+            fmt(st.last_success_at),
             str(line.freshness["summary"]),
             str(st.rows),
             ", ".join(st.stale_tools[:6]) + (" ..." if len(st.stale_tools) > 6 else "") or "-",
@@ -100,7 +87,7 @@ def _print_status(model: StatusModel) -> None:
     console.print(table)
     for line in model.sources:
         for e in line.status.recent_errors:
-            console.print(f"[dim]{_fmt(e.at)}[/dim] {line.source}/{e.tool_id or '*'}: ", end="")
+            console.print(f"[dim]{fmt(e.at)}[/dim] {line.source}/{e.tool_id or '*'}: ", end="")
             console.print(e.error, markup=False, highlight=False)
     if model.check:
         for line in model.stale:
