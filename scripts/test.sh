@@ -27,8 +27,8 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt
 fi
 
 echo "== ruff"
-.venv/bin/ruff check tracker tests benchmarks scripts
-.venv/bin/ruff format --check tracker tests benchmarks scripts
+.venv/bin/ruff check tracker fakes tests benchmarks scripts
+.venv/bin/ruff format --check tracker fakes tests benchmarks scripts
 echo "== mypy --strict"
 .venv/bin/mypy
 echo "== pytest (file backend, DuckDB $(.venv/bin/python -c 'import duckdb; print(duckdb.__version__)'))"

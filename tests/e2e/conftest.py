@@ -15,7 +15,7 @@ from typing import IO, Any
 
 import pytest
 
-from tests.e2e.fake_upstream import FakeUpstream, PypiVersion
+from fakes import FakeUpstream, PypiVersion
 
 # A row of `releases` as the tests compare it.
 ReleaseRow = tuple[str, str, str, datetime | None, bool, bool, bool]

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 import httpx
 import pytest
 
-from tests.e2e.fake_upstream import (
+from fakes import (
     FakeUpstream,
     Fault,
     GhRelease,

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.e2e.fake_upstream import ApacheEmulator
+from fakes import ApacheEmulator
 from tests.e2e.strategies import FAST, json_values_of
 from tracker.collectors import apache, clickpy, github, pypistats
 from tracker.errors import TrackerError

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from fakes import FakeUpstream, Fault, PypiVersion, at
 from tests.e2e.conftest import (
     Spawned,
     catalog_pypi_tools,
@@ -29,7 +30,6 @@ from tests.e2e.conftest import (
     synthetic_versions,
     tool_args,
 )
-from tests.e2e.fake_upstream import FakeUpstream, Fault, PypiVersion, at
 from tracker.catalog import load_catalog
 
 pytestmark = pytest.mark.slow

@@ -20,6 +20,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
+from fakes import FakeUpstream, Fault, GhRelease, GhRepo, StarWeek, at
 from tests.e2e.conftest import (
     Spawned,
     expected_releases,
@@ -28,7 +29,6 @@ from tests.e2e.conftest import (
     serve_catalog,
     stored_releases,
 )
-from tests.e2e.fake_upstream import FakeUpstream, Fault, GhRelease, GhRepo, StarWeek, at
 
 pytestmark = pytest.mark.slow
 

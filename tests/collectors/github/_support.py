@@ -19,7 +19,7 @@ from urllib.parse import parse_qs
 import httpx
 import respx
 
-from tests.e2e.fake_upstream import (
+from fakes import (
     Budget,
     Fault,
     GhRelease,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
+from fakes import Budget, Fault
 from tests.collectors.github._support import (
     AIRFLOW,
     DAGSTER,
@@ -20,7 +21,6 @@ from tests.collectors.github._support import (
     run,
     star_weeks,
 )
-from tests.e2e.fake_upstream import Budget, Fault
 from tracker.records import ToolBatch, ToolFailure
 
 
