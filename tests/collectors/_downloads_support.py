@@ -13,6 +13,7 @@ import httpx
 from tracker.collectors.base import CollectContext, Collector
 from tracker.config import load_settings
 from tracker.records import ToolBatch, ToolFailure, ToolOutcome
+from tracker.warehouse.cursors import read_plan
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 
@@ -41,9 +42,11 @@ class FakeClock:
         return self.elapsed
 
 
-def make_ctx(store: Any, clock: FakeClock) -> CollectContext:
-    """Return a context over ``store`` whose sleep and clock are ``clock``'s."""
-    return CollectContext(settings=load_settings(), state=store, sleep=clock.sleep, now=clock.now)
+def make_ctx(store: Any, clock: FakeClock, source: str, tools: Sequence[Any]) -> CollectContext:
+    """Return a context whose plan is read from ``store`` now, as the runner does, and whose sleep
+    and clock are ``clock``'s."""
+    plan = read_plan(store.con, source, [t.id for t in tools], clock.now())
+    return CollectContext(settings=load_settings(), state=plan, sleep=clock.sleep, now=clock.now)
 
 
 def at(text: str) -> datetime:
@@ -54,6 +57,13 @@ def at(text: str) -> datetime:
 def run(collector: Collector, ctx: CollectContext, tools: Sequence[Any]) -> list[ToolOutcome]:
     """Collect ``tools`` and return the outcomes in order."""
     return list(collector.collect(ctx, tools))
+
+
+def collect(
+    collector: Collector, store: Any, clock: FakeClock, tools: Sequence[Any]
+) -> list[ToolOutcome]:
+    """Collect ``tools`` with a plan read from ``store`` now; return the outcomes in order."""
+    return run(collector, make_ctx(store, clock, collector.name, tools), tools)
 
 
 def store_all(store: Any, outcomes: Sequence[ToolOutcome]) -> None:

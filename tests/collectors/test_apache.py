@@ -12,12 +12,11 @@ from typer.testing import CliRunner
 from tests.collectors._downloads_support import (
     FakeClock,
     at,
+    collect,
     fixture_text,
-    make_ctx,
     mock_transport,
     only_batch,
     only_failure,
-    run,
 )
 from tracker.catalog import Tool
 from tracker.collectors.apache import (
@@ -139,9 +138,7 @@ def test_collect_fetches_each_listing_with_a_one_second_spacing(store: Any) -> N
         200, text=fixture_text("apache", "airflow.html"), headers={"Content-Type": "text/html"}
     )
     clock = FakeClock(at(RUN_AT))
-    outcomes = run(
-        ApacheCollector(mock_transport(router)), make_ctx(store, clock), [OOZIE, AIRFLOW]
-    )
+    outcomes = collect(ApacheCollector(mock_transport(router)), store, clock, [OOZIE, AIRFLOW])
     assert oozie.call_count == 1 and airflow.call_count == 1
     assert str(oozie.calls.last.request.url) == "https://archive.test/dist/oozie/"
     first, second = outcomes
@@ -154,9 +151,7 @@ def test_unknown_project_is_a_one_line_failure(store: Any) -> None:
     router = _router()
     router.get("/oozie/").respond(404, text="<html><title>404 Not Found</title></html>")
     failure = only_failure(
-        run(
-            ApacheCollector(mock_transport(router)), make_ctx(store, FakeClock(at(RUN_AT))), [OOZIE]
-        )
+        collect(ApacheCollector(mock_transport(router)), store, FakeClock(at(RUN_AT)), [OOZIE])
     )
     assert failure.error == (
         "apache: HTTP 404 from https://archive.test/dist/oozie/: no archive directory for project 'oozie'"
@@ -171,9 +166,7 @@ def test_listing_without_versions_is_a_failure_not_an_empty_history(store: Any) 
         headers={"Content-Type": "text/html"},
     )
     failure = only_failure(
-        run(
-            ApacheCollector(mock_transport(router)), make_ctx(store, FakeClock(at(RUN_AT))), [OOZIE]
-        )
+        collect(ApacheCollector(mock_transport(router)), store, FakeClock(at(RUN_AT)), [OOZIE])
     )
     assert "no version directory" in failure.error
 
@@ -184,9 +177,7 @@ def test_undated_release_is_stored_and_warned(store: Any) -> None:
         200, text=fixture_text("apache", "odd.html"), headers={"Content-Type": "text/html"}
     )
     batch = only_batch(
-        run(
-            ApacheCollector(mock_transport(router)), make_ctx(store, FakeClock(at(RUN_AT))), [OOZIE]
-        )
+        collect(ApacheCollector(mock_transport(router)), store, FakeClock(at(RUN_AT)), [OOZIE])
     )
     assert "1 release(s) without a Last modified time" in batch.warnings
 

@@ -13,13 +13,12 @@ from typer.testing import CliRunner
 from tests.collectors._downloads_support import (
     FakeClock,
     at,
+    collect,
     fixture_text,
-    make_ctx,
     mock_transport,
     only_batch,
     only_failure,
     rows,
-    run,
     store_all,
 )
 from tracker.catalog import Tool
@@ -170,18 +169,14 @@ def test_backfill_then_only_days_after_the_cursor(store: Any) -> None:
     route = router.post("/")
     route.respond(200, text=fixture_text("clickpy", "backfill_dagster.jsonl"))
     clock = FakeClock(at(RUN_AT))
-    store_all(
-        store, run(ClickpyCollector(mock_transport(router)), make_ctx(store, clock), [DAGSTER])
-    )
+    store_all(store, collect(ClickpyCollector(mock_transport(router)), store, clock, [DAGSTER]))
     assert len(_stored(store)) == 8
     assert route.calls.last.request.url.params["param_since"] == "1970-01-01"
     assert route.calls.last.request.url.params["param_until"] == "2025-03-10"
 
     route.respond(200, text=fixture_text("clickpy", "incremental_dagster.jsonl"))
     clock = FakeClock(at("2025-03-11T08:00"))
-    batch = only_batch(
-        run(ClickpyCollector(mock_transport(router)), make_ctx(store, clock), [DAGSTER])
-    )
+    batch = only_batch(collect(ClickpyCollector(mock_transport(router)), store, clock, [DAGSTER]))
     store.write_batch(batch)
     params = route.calls.last.request.url.params
     assert (params["param_since"], params["param_until"]) == ("2025-03-06", "2025-03-11")
@@ -197,7 +192,7 @@ def test_error_after_200_stores_nothing_for_that_package(store: Any) -> None:
     router.post("/").respond(200, text=fixture_text("clickpy", "error_after_200.txt"))
     clock = FakeClock(at(RUN_AT))
     failure = only_failure(
-        run(ClickpyCollector(mock_transport(router)), make_ctx(store, clock), [DAGSTER])
+        collect(ClickpyCollector(mock_transport(router)), store, clock, [DAGSTER])
     )
     assert "HTTP 200" in failure.error and "MEMORY_LIMIT_EXCEEDED" in failure.error
 
@@ -207,9 +202,7 @@ def test_unknown_package_on_backfill_is_an_error_not_zero(store: Any) -> None:
     router = _router()
     router.post("/").respond(200, text=fixture_text("clickpy", "empty.jsonl"))
     clock = FakeClock(at(RUN_AT))
-    failure = only_failure(
-        run(ClickpyCollector(mock_transport(router)), make_ctx(store, clock), [tool])
-    )
+    failure = only_failure(collect(ClickpyCollector(mock_transport(router)), store, clock, [tool]))
     assert "no-such-package-xyz: ClickPy has no downloads" in failure.error
     assert _stored(store) == []
 
@@ -224,9 +217,7 @@ def test_no_new_day_after_backfill_is_fine(store: Any) -> None:
     router = _router()
     router.post("/").respond(200, text="")
     clock = FakeClock(at(RUN_AT))
-    batch = only_batch(
-        run(ClickpyCollector(mock_transport(router)), make_ctx(store, clock), [DAGSTER])
-    )
+    batch = only_batch(collect(ClickpyCollector(mock_transport(router)), store, clock, [DAGSTER]))
     assert batch.downloads == () and batch.errors == ()
 
 
@@ -239,9 +230,7 @@ def test_server_error_is_retried_even_though_it_is_a_post(store: Any) -> None:
         ]
     )
     clock = FakeClock(at(RUN_AT))
-    batch = only_batch(
-        run(ClickpyCollector(mock_transport(router)), make_ctx(store, clock), [DAGSTER])
-    )
+    batch = only_batch(collect(ClickpyCollector(mock_transport(router)), store, clock, [DAGSTER]))
     assert len(batch.downloads) == 8
     assert len(clock.sleeps) == 1
 
@@ -256,7 +245,7 @@ def test_authentication_error_names_the_user(store: Any, monkeypatch: pytest.Mon
     )
     clock = FakeClock(at(RUN_AT))
     failure = only_failure(
-        run(ClickpyCollector(mock_transport(router)), make_ctx(store, clock), [DAGSTER])
+        collect(ClickpyCollector(mock_transport(router)), store, clock, [DAGSTER])
     )
     assert route.calls.last.request.url.params["user"] == "demo"
     assert "Code: 516. DB::Exception: demo: Authentication failed" in failure.error
@@ -279,7 +268,7 @@ def test_default_user_is_demo(store: Any) -> None:
     router = _router()
     route = router.post("/").mock(side_effect=_refuse({"demo", "play"}))
     clock = FakeClock(at(RUN_AT))
-    only_batch(run(ClickpyCollector(mock_transport(router)), make_ctx(store, clock), [DAGSTER]))
+    only_batch(collect(ClickpyCollector(mock_transport(router)), store, clock, [DAGSTER]))
     assert [c.request.url.params["user"] for c in route.calls] == ["demo"]
 
 
@@ -291,7 +280,7 @@ def test_a_refused_default_user_falls_back_to_play_once_per_run(
     tools = [DAGSTER, Tool(id="d2", name="D2", skill="orchestration", pypi=("dagster-pipes",))]
     clock = FakeClock(at(RUN_AT))
     with caplog.at_level("INFO", logger="tracker.collectors.clickpy"):
-        outcomes = run(ClickpyCollector(mock_transport(router)), make_ctx(store, clock), tools)
+        outcomes = collect(ClickpyCollector(mock_transport(router)), store, clock, tools)
     assert all(isinstance(o, ToolBatch) and len(o.downloads) == 8 for o in outcomes)
     assert [c.request.url.params["user"] for c in route.calls] == ["demo", "play", "play"]
     assert "user 'demo' refused (code 516); trying 'play'" in caplog.text
@@ -303,7 +292,7 @@ def test_when_both_users_are_refused_the_error_names_the_last_one(store: Any) ->
     route = router.post("/").mock(side_effect=_refuse(set()))
     clock = FakeClock(at(RUN_AT))
     failure = only_failure(
-        run(ClickpyCollector(mock_transport(router)), make_ctx(store, clock), [DAGSTER])
+        collect(ClickpyCollector(mock_transport(router)), store, clock, [DAGSTER])
     )
     assert [c.request.url.params["user"] for c in route.calls] == ["demo", "play"]
     assert "Code: 516. DB::Exception: play: Authentication failed" in failure.error
@@ -315,7 +304,7 @@ def test_an_explicit_user_is_never_swapped(store: Any, monkeypatch: pytest.Monke
     route = router.post("/").mock(side_effect=_refuse({"demo", "play"}))
     clock = FakeClock(at(RUN_AT))
     failure = only_failure(
-        run(ClickpyCollector(mock_transport(router)), make_ctx(store, clock), [DAGSTER])
+        collect(ClickpyCollector(mock_transport(router)), store, clock, [DAGSTER])
     )
     assert [c.request.url.params["user"] for c in route.calls] == ["analyst"]
     assert "analyst: Authentication failed" in failure.error

@@ -22,6 +22,7 @@ from tests.collectors._demand_support import (
 from tests.collectors._downloads_support import (
     FakeClock,
     at,
+    collect,
     fixture_text,
     make_ctx,
     mock_transport,
@@ -197,7 +198,7 @@ def test_fixture_thread_is_counted_exactly(store: Any) -> None:
     clock = FakeClock(at("2025-03-10T09:00"))
     collector = HnCollector(transport=mock_transport(router))
 
-    outcomes = run(collector, make_ctx(store, clock), TOOLS)
+    outcomes = collect(collector, store, clock, TOOLS)
     store_all(store, outcomes)
 
     feb, mar = date(2025, 2, 1), date(2025, 3, 1)
@@ -226,7 +227,7 @@ def test_first_run_for_120_months_costs_at_most_130_requests_then_3(store: Any) 
     threads = monthly_threads(months, {m: _posts(m) for m in months})
     upstream = Upstream(threads)
     clock = FakeClock(at("2024-12-15T06:00"))
-    ctx = make_ctx(store, clock)
+    ctx = make_ctx(store, clock, "hn", TOOLS)
 
     outcomes = run(upstream.collector(), ctx, TOOLS)
     store_all(store, outcomes)
@@ -239,7 +240,7 @@ def test_first_run_for_120_months_costs_at_most_130_requests_then_3(store: Any) 
     # the next day: only the current and the previous month are read again
     upstream.paths.clear()
     clock.elapsed += 86_400
-    ctx2 = make_ctx(store, clock)
+    ctx2 = make_ctx(store, clock, "hn", TOOLS)
     store_all(store, run(upstream.collector(), ctx2, TOOLS))
     assert ctx2.requests.value == 3
     assert upstream.items_read == [threads[-1].story_id, threads[-2].story_id]
@@ -262,7 +263,7 @@ def test_a_new_month_and_a_grown_thread_are_picked_up(store: Any) -> None:
                 ),
             )
         )
-    store_all(store, run(upstream.collector(), make_ctx(store, clock), TOOLS))
+    store_all(store, collect(upstream.collector(), store, clock, TOOLS))
     assert len(upstream.items_read) == 12
 
     # December's thread grows by three posts (one names Airflow, one is deleted), and January
@@ -273,7 +274,7 @@ def test_a_new_month_and_a_grown_thread_are_picked_up(store: Any) -> None:
     upstream.threads[january.story_id] = january
     upstream.paths.clear()
     clock.start = at("2025-01-02T06:00")
-    store_all(store, run(upstream.collector(), make_ctx(store, clock), TOOLS))
+    store_all(store, collect(upstream.collector(), store, clock, TOOLS))
 
     assert upstream.items_read == [january.story_id, threads[-1].story_id]
     got = {
@@ -323,7 +324,7 @@ def test_a_month_that_keeps_failing_costs_only_that_month(store: Any) -> None:
             )
         )
 
-    outcomes = run(upstream.collector(), make_ctx(store, clock), TOOLS)
+    outcomes = collect(upstream.collector(), store, clock, TOOLS)
     store_all(store, outcomes)
 
     assert all(isinstance(o, ToolBatch) for o in outcomes)
@@ -341,7 +342,7 @@ def test_listing_failure_fails_every_tool(store: Any) -> None:
     router = respx.MockRouter(assert_all_called=False, base_url=BASE)
     router.get(SEARCH).mock(return_value=httpx.Response(200, text="<html>maintenance</html>"))
     collector = HnCollector(transport=mock_transport(router))
-    outcomes = run(collector, make_ctx(store, FakeClock(at("2024-12-15T06:00"))), TOOLS)
+    outcomes = collect(collector, store, FakeClock(at("2024-12-15T06:00")), TOOLS)
     assert [type(o) for o in outcomes] == [ToolFailure] * 4
     assert all(
         isinstance(o, ToolFailure)
@@ -354,7 +355,7 @@ def test_stop_requested_leaves_the_rest_for_the_next_run(store: Any) -> None:
     months = list(iter_months(date(2024, 1, 1), date(2024, 12, 1)))
     threads = monthly_threads(months, {m: _posts(m) for m in months})
     upstream = Upstream(threads)
-    ctx = make_ctx(store, FakeClock(at("2024-12-15T06:00")))
+    ctx = make_ctx(store, FakeClock(at("2024-12-15T06:00")), "hn", [AIRFLOW])
     ctx.stop_requested = lambda: len(upstream.items_read) >= 3
     outcomes = run(upstream.collector(), ctx, [AIRFLOW])
     batch = outcomes[0]

@@ -14,13 +14,12 @@ from typer.testing import CliRunner
 from tests.collectors._downloads_support import (
     FakeClock,
     at,
+    collect,
     fixture_text,
-    make_ctx,
     mock_transport,
     only_batch,
     only_failure,
     rows,
-    run,
     store_all,
 )
 from tracker.catalog import Tool
@@ -60,9 +59,7 @@ def _stored(store: Any, tool_id: str = "airflow") -> list[tuple[Any, ...]]:
 def _collect(
     router: respx.MockRouter, store: Any, clock: FakeClock, tools: list[Tool]
 ) -> list[ToolOutcome]:
-    return run(
-        PypistatsCollector(mock_transport(router), clock.monotonic), make_ctx(store, clock), tools
-    )
+    return collect(PypistatsCollector(mock_transport(router), clock.monotonic), store, clock, tools)
 
 
 # ---- parse --------------------------------------------------------------------------------
@@ -158,7 +155,7 @@ def test_collect_stores_days_then_skips_the_same_day_then_grows(store: Any) -> N
     clock = FakeClock(at(RUN_AT))
     collector = PypistatsCollector(transport=mock_transport(router), clock=clock.monotonic)
 
-    store_all(store, run(collector, make_ctx(store, clock), [AIRFLOW]))
+    store_all(store, collect(collector, store, clock, [AIRFLOW]))
     first = _stored(store)
     assert len(first) == 10
     assert first[-1] == ("apache-airflow", date(2025, 3, 9), 611507)
@@ -166,7 +163,7 @@ def test_collect_stores_days_then_skips_the_same_day_then_grows(store: Any) -> N
 
     # same day again: yesterday is stored, no request at all
     collector = PypistatsCollector(transport=mock_transport(router), clock=clock.monotonic)
-    batch = only_batch(run(collector, make_ctx(store, clock), [AIRFLOW]))
+    batch = only_batch(collect(collector, store, clock, [AIRFLOW]))
     assert route.call_count == 1
     assert dict(batch.counters) == {"packages_fetched": 0, "packages_skipped_fresh": 1}
 
@@ -174,7 +171,7 @@ def test_collect_stores_days_then_skips_the_same_day_then_grows(store: Any) -> N
     route.respond(200, json=_json("overall_apache-airflow_next_day.json"), headers={"ETag": '"v2"'})
     clock = FakeClock(at("2025-03-11T08:00"))
     collector = PypistatsCollector(transport=mock_transport(router), clock=clock.monotonic)
-    store_all(store, run(collector, make_ctx(store, clock), [AIRFLOW]))
+    store_all(store, collect(collector, store, clock, [AIRFLOW]))
     assert route.call_count == 2
     assert route.calls.last.request.headers["If-None-Match"] == '"v1"'
     second = _stored(store)
@@ -214,7 +211,7 @@ def test_fetched_today_is_not_asked_again_even_without_yesterday(store: Any) -> 
     clock = FakeClock(datetime.now(UTC))
     for _ in range(2):
         collector = PypistatsCollector(transport=mock_transport(router), clock=clock.monotonic)
-        store_all(store, run(collector, make_ctx(store, clock), [AIRFLOW]))
+        store_all(store, collect(collector, store, clock, [AIRFLOW]))
     assert route.call_count == 1
 
 
@@ -387,7 +384,7 @@ def test_a_payload_that_does_not_parse_is_asked_again_next_run(store: Any) -> No
     clock = FakeClock(datetime.now(UTC))
     for _ in range(2):
         collector = PypistatsCollector(transport=mock_transport(router), clock=clock.monotonic)
-        batch = only_batch(run(collector, make_ctx(store, clock), [tool]))
+        batch = only_batch(collect(collector, store, clock, [tool]))
         assert len(batch.errors) == 1 and "bad field 'data'" in batch.errors[0]
         store.write_batch(batch)
     assert good.call_count == 1  # fetched today: skipped on the second run

@@ -100,7 +100,8 @@ class SeUpstream:
 
 
 def _ctx(store: Any, clock: FakeClock, key: str | None = None) -> CollectContext:
-    ctx = make_ctx(store, clock)
+    """A context whose plan is read now (the source's months, totals and runs: not per tool)."""
+    ctx = make_ctx(store, clock, "stackoverflow", [AIRFLOW, DAGSTER, PREFECT])
     if key:
         from dataclasses import replace
 
