@@ -20,7 +20,7 @@ Typical use (the ``fake`` fixture in tests/e2e/conftest.py starts and stops it):
     assert fake.log.count(source="pypi", path="/pypi/sacred/json") == 2
 
 Faults are consumed one per matching request, in the order they were added (``times=None``
-makes a fault permanent). A ``Fault.block()`` holds the response until the test sets its
+makes a fault permanent). A ``Fault("block")`` holds the response until the test sets its
 ``release`` Event and tells the test it arrived through ``arrived``: no sleeps needed.
 
 The fake never stores or echoes an Authorization value: the request log keeps only

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Literal
 
 SOURCES = ("github", "pypi", "pypistats", "clickpy", "apache", "hn", "stackoverflow")
 LOGGED_HEADERS = (
@@ -151,9 +152,17 @@ class RequestLog:
 
 @dataclass(slots=True)
 class Fault:
-    """One injected misbehaviour. Build with the class methods."""
+    """One injected misbehaviour: ``Fault(kind)``, or an answer built by the class methods.
 
-    kind: str  # status | reset | truncate | cut_json | block
+    Kinds: ``status`` answers ``status`` with ``body`` and ``headers`` (``error``,
+    ``html_error``, the rate limits); ``reset`` closes the connection (TCP RST) without any
+    response; ``truncate`` sends the normal response's headers but only half its body, then
+    closes; ``cut_json`` sends the first half of the normal body as a complete 200
+    (Content-Length agrees); ``block`` holds the request until ``release`` is set (``arrived``
+    is set on arrival).
+    """
+
+    kind: Literal["status", "reset", "truncate", "cut_json", "block"]
     status: int = 503
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
@@ -188,26 +197,6 @@ class Fault:
             "</body></html>"
         )
         return cls.error(status, page, content_type="text/html", headers=headers)
-
-    @classmethod
-    def reset(cls) -> Fault:
-        """Close the connection (TCP RST) without any response."""
-        return cls("reset")
-
-    @classmethod
-    def truncate(cls) -> Fault:
-        """Send the normal response's headers but only half its body, then close."""
-        return cls("truncate")
-
-    @classmethod
-    def cut_json(cls) -> Fault:
-        """Send the first half of the normal body as a complete 200 (Content-Length agrees)."""
-        return cls("cut_json")
-
-    @classmethod
-    def block(cls) -> Fault:
-        """Hold the request until ``release`` is set (``arrived`` is set on arrival)."""
-        return cls("block")
 
     @classmethod
     def rate_limited(cls, *, status: int = 403, reset_in: int = 3600) -> Fault:

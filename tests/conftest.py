@@ -107,6 +107,7 @@ def _restore_logging() -> Iterator[None]:
         if handler not in root.handlers:
             root.addHandler(handler)
     root.setLevel(level)
+    logging.getLogger("tracker.schedule").setLevel(logging.NOTSET)  # `tracker schedule` sets it
 
 
 # ---- warehouse backends (tests/backends.py) --------------------------------------------------

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import respx
 
 from tracker.collectors.base import CollectContext, Collector
 from tracker.config import load_settings
@@ -89,6 +90,11 @@ def only_batch(outcomes: Sequence[ToolOutcome]) -> ToolBatch:
     return outcome
 
 
+def mock_router(base_url: str) -> respx.MockRouter:
+    """Return a respx router for ``base_url`` whose routes need not all be called."""
+    return respx.MockRouter(assert_all_called=False, base_url=base_url)
+
+
 def mock_transport(router: Any) -> httpx.MockTransport:
     """Return a transport that answers from a respx router."""
     return httpx.MockTransport(router.handler)
@@ -97,6 +103,16 @@ def mock_transport(router: Any) -> httpx.MockTransport:
 def rows(store: Any, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
     """Return every row of a query on the test warehouse."""
     return list(store.con.execute(sql, list(params)).fetchall())
+
+
+def stored_downloads(store: Any, source: str, tool_id: str | None = None) -> list[tuple[Any, ...]]:
+    """Return the stored (package, day, downloads) of ``source`` (of one tool when given)."""
+    return rows(
+        store,
+        "SELECT package, day, downloads FROM downloads_daily WHERE source = ?"
+        " AND tool_id = coalesce(?, tool_id) ORDER BY package, day",
+        [source, tool_id],
+    )
 
 
 def iter_lines(text: str) -> Iterator[str]:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.e2e.strategies import FAST, json_values_of
+from tests.strategies import FAST, json_values_of
 from tracker.collectors.pypi import PypiProject, parse_project
 from tracker.errors import TrackerError
 

@@ -409,9 +409,9 @@ def test_faults_are_consumed_in_order_and_scoped(fake: FakeUpstream) -> None:
 
 def test_fault_reset_truncate_and_cut_json(fake: FakeUpstream) -> None:
     fake.pypi.add_project("a", [PypiVersion("1.0", at("2020-01-01T00:00:00Z"))])
-    fake.faults.add("/pypi/a/json", Fault.reset())
-    fake.faults.add("/pypi/a/json", Fault.truncate())
-    fake.faults.add("/pypi/a/json", Fault.cut_json())
+    fake.faults.add("/pypi/a/json", Fault("reset"))
+    fake.faults.add("/pypi/a/json", Fault("truncate"))
+    fake.faults.add("/pypi/a/json", Fault("cut_json"))
     with _client(fake, "pypi") as c:
         with pytest.raises((httpx.ReadError, httpx.RemoteProtocolError)):
             c.get("/pypi/a/json")
@@ -426,7 +426,7 @@ def test_fault_reset_truncate_and_cut_json(fake: FakeUpstream) -> None:
 
 def test_fault_block_waits_for_release(fake: FakeUpstream) -> None:
     fake.pypi.add_project("a", [PypiVersion("1.0", at("2020-01-01T00:00:00Z"))])
-    gate = fake.faults.add("/pypi/a/json", Fault.block())
+    gate = fake.faults.add("/pypi/a/json", Fault("block"))
     result: list[int] = []
 
     def get() -> None:
