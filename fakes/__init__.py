@@ -11,7 +11,7 @@ Modules: ``core`` (requests, responses, the request log, faults), one per upstre
 (``pypi``, ``github_repo`` + ``github``, ``downloads``, ``demand``) and ``server`` (the HTTP
 servers and ``FakeUpstream``).
 
-Typical use (the ``fake`` fixture in tests/e2e/conftest.py starts and stops it)::
+Typical use (the ``fake`` fixture in tests/conftest.py starts and stops it)::
 
     fake.pypi.add_project("sacred", [PypiVersion("0.8.7", at("2024-11-26T07:16:52Z"))])
     fake.faults.add(r"^/pypi/sacred/json$", Fault.error(503), source="pypi")

@@ -1,4 +1,5 @@
-"""Shared test setup: no network beyond loopback, a clean environment, tmp DuckDB files."""
+"""Shared test setup: no network beyond loopback, a clean environment, tmp DuckDB files, the
+fake upstream."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from fakes import FakeUpstream
 from tests.backends import backend_params
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -84,6 +86,13 @@ def store(db_path: Path) -> Iterator[Any]:
     s.refresh_tools(load_catalog())
     yield s
     con.close()
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeUpstream]:
+    """Every upstream on 127.0.0.1 (random ports), stopped (and blocked requests released) after."""
+    with FakeUpstream() as upstream:
+        yield upstream
 
 
 @pytest.fixture

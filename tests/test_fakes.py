@@ -44,15 +44,17 @@ def test_binds_loopback_only(fake: FakeUpstream) -> None:
 # ---- PyPI ------------------------------------------------------------------------------------
 
 
+def _awkward() -> list[PypiVersion]:
+    """Three versions: two files (one earlier than the other), one yanked file, no file."""
+    return [
+        PypiVersion("1.0", at("2020-01-02T03:04:05.123456Z")),
+        PypiVersion("1.1", at("2020-02-02T00:00:00Z"), yanked=True, files=1),
+        PypiVersion("2.0", None, files=0),
+    ]
+
+
 def test_pypi_payload_shape_etag_and_404(fake: FakeUpstream) -> None:
-    fake.pypi.add_project(
-        "Awkward_Pkg",
-        [
-            PypiVersion("1.0", at("2020-01-02T03:04:05.123456Z")),
-            PypiVersion("1.1", at("2020-02-02T00:00:00Z"), yanked=True, files=1),
-            PypiVersion("2.0", None, files=0),
-        ],
-    )
+    fake.pypi.add_project("Awkward_Pkg", _awkward())
     with _client(fake, "pypi") as c:
         r = c.get("/pypi/awkward-pkg/json")
         assert r.status_code == 200
@@ -74,15 +76,7 @@ def test_pypi_payload_shape_etag_and_404(fake: FakeUpstream) -> None:
 
 
 def test_pypi_simple_api_json_and_a_json_api_without_releases(fake: FakeUpstream) -> None:
-    fake.pypi.add_project(
-        "Awkward_Pkg",
-        [
-            PypiVersion("1.0", at("2020-01-02T03:04:05.123456Z")),
-            PypiVersion("1.1", at("2020-02-02T00:00:00Z"), yanked=True, files=1),
-            PypiVersion("2.0", None, files=0),
-            PypiVersion("3.0", None, files=1),
-        ],
-    )
+    fake.pypi.add_project("Awkward_Pkg", [*_awkward(), PypiVersion("3.0", None, files=1)])
     fake.pypi.releases_key = False
     accept = {"Accept": "application/vnd.pypi.simple.v1+json"}
     with _client(fake, "pypi") as c:

@@ -22,16 +22,6 @@ ReleaseRow = tuple[str, str, str, datetime | None, bool, bool, bool]
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeUpstream]:
-    """Every upstream on 127.0.0.1 (random ports), stopped (and blocked requests released) after."""
-    upstream = FakeUpstream().start()
-    try:
-        yield upstream
-    finally:
-        upstream.stop()
-
-
-@pytest.fixture
 def e2e_env(fake: FakeUpstream, tmp_path: Path) -> dict[str, str]:
     """Environment for a `tracker` subprocess: the clean test env, the fake's URLs, a tmp DB."""
     env = dict(os.environ)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -26,7 +27,7 @@ from tracker.collectors.github import (
     parse_star_history,
     week_start_of,
 )
-from tracker.errors import ParseError
+from tracker.errors import ParseError, TrackerError
 from tracker.records import ReleaseRecord
 
 # ---- parsers on real-shape payloads ----------------------------------------------------------
@@ -143,12 +144,20 @@ repo_payloads = st.fixed_dictionaries(
 )
 
 
+def _info(parse: Callable[..., github.RepoInfo], payload: object) -> github.RepoInfo | None:
+    """Parse ``payload``: the RepoInfo (only ever from a dict), None after a TrackerError."""
+    out = parse_outcome(lambda: parse(payload, url=ANY_URL))
+    if isinstance(out, TrackerError):
+        return None
+    assert isinstance(payload, dict)
+    return out
+
+
 @FAST
 @given(st.one_of(json_values, repo_payloads))
-def test_parse_repo_gives_info_or_tracker_error(payload: object) -> None:
-    out = parse_outcome(lambda: github.parse_repo(payload, url=ANY_URL))
-    if isinstance(out, github.RepoInfo):
-        assert isinstance(payload, dict)
+def test_parse_repo_gives_info_or_tracker_error(payload: Any) -> None:
+    out = _info(github.parse_repo, payload)
+    if out is not None:
         assert out.repo_id == payload["id"] and out.full_name == payload["full_name"]
         assert out.description is None or out.description == payload.get("description")
 
@@ -174,10 +183,10 @@ graphql_nodes = st.fixed_dictionaries(
 
 @FAST
 @given(st.one_of(json_values, graphql_nodes))
-def test_parse_graphql_repo_gives_info_or_tracker_error(node: object) -> None:
-    out = parse_outcome(lambda: github.parse_graphql_repo(node, url=ANY_URL))
-    if isinstance(out, github.RepoInfo):
-        assert isinstance(node, dict) and out.repo_id == node["databaseId"]
+def test_parse_graphql_repo_gives_info_or_tracker_error(node: Any) -> None:
+    out = _info(github.parse_graphql_repo, node)
+    if out is not None:
+        assert out.repo_id == node["databaseId"]
         if out.open_issues is not None:  # issues + pull requests, both known
             assert (
                 out.open_issues
