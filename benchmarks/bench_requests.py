@@ -1,4 +1,4 @@
-"""Request economy of the github source against the loopback GitHub emulator of the e2e suite.
+"""Request economy of the github source against the loopback GitHub emulator (``fakes``).
 
 500 repos aged 1 to 10 years (weekly star history since creation, a few releases each); runs
 `tracker collect --source github` twice without a token and twice with one, and prints requests
@@ -22,10 +22,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from tests.e2e.fake_upstream import (  # noqa: E402
+from fakes import (
     Budget,
     FakeUpstream,
     GhRelease,

@@ -12,12 +12,34 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-  "$PY" -m venv .venv
-fi
-.venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-.venv/bin/python -m pip install -q -e '.[dev]' 2>&1 | grep -v "^WARNING: Location" || true
-.venv/bin/python -c "import tracker, pytest, respx" # fail here if the install did not work
+
+# setup_venv DIR EXTRAS IMPORTS: a venv with the editable install, failing here if it did not work
+setup_venv() {
+  if [ ! -x "$1/bin/python" ]; then
+    "$PY" -m venv "$1"
+  fi
+  "$1/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+  "$1/bin/python" -m pip install -q -e ".[$2]" 2>&1 | grep -v "^WARNING: Location" || true
+  "$1/bin/python" -c "import $3"
+}
+
+# run_pytest DIR MARK [ARGS...]: pytest -m MARK; collecting no test fails unless ARGS select some
+run_pytest() {
+  local venv=$1 mark=$2 rc
+  shift 2
+  set +e
+  "$venv/bin/python" -m pytest -m "$mark" "$@"
+  rc=$?
+  set -e
+  if [ "$rc" = 5 ] && [ $# = 0 ]; then
+    echo "pytest -m '$mark' collected no test: failing" >&2
+    return 1
+  fi
+  [ "$rc" = 5 ] && rc=0
+  return "$rc"
+}
+
+setup_venv .venv dev "tracker, pytest, respx"
 
 # The browser test needs Debian's chromium; install it when missing and we are root.
 if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -27,20 +49,13 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt
 fi
 
 echo "== ruff"
-.venv/bin/ruff check tracker tests benchmarks scripts
-.venv/bin/ruff format --check tracker tests benchmarks scripts
+.venv/bin/ruff check tracker fakes tests benchmarks scripts
+.venv/bin/ruff format --check tracker fakes tests benchmarks scripts
 echo "== mypy --strict"
 .venv/bin/mypy
 echo "== pytest (file backend, DuckDB $(.venv/bin/python -c 'import duckdb; print(duckdb.__version__)'))"
-set +e
-.venv/bin/python -m pytest -m "not lake" "$@"
-rc=$?
-set -e
-if [ "$rc" = 5 ] && [ $# = 0 ]; then
-  echo "pytest collected no test: failing" >&2
-  exit 1
-fi
-[ "$rc" = 5 ] && rc=0
+rc=0
+run_pytest .venv "not lake" "$@" || rc=$?
 
 if [ "${CI:-}" != true ] && [ "${TRACKER_TEST_LAKE:-1}" = 0 ]; then
   echo "== lake tests skipped (TRACKER_TEST_LAKE=0)"
@@ -48,12 +63,7 @@ if [ "${CI:-}" != true ] && [ "${TRACKER_TEST_LAKE:-1}" = 0 ]; then
 fi
 
 echo "== lake venv (.venv-lake: .[dev,lake])"
-if [ ! -x .venv-lake/bin/python ]; then
-  "$PY" -m venv .venv-lake
-fi
-.venv-lake/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-.venv-lake/bin/python -m pip install -q -e '.[dev,lake]' 2>&1 | grep -v "^WARNING: Location" || true
-.venv-lake/bin/python -c "import tracker, pytest, duckdb_extension_ducklake"
+setup_venv .venv-lake dev,lake "tracker, pytest, duckdb_extension_ducklake"
 
 echo "== throwaway PostgreSQL"
 pg_env=$(bash scripts/pg-throwaway.sh start)
@@ -61,14 +71,7 @@ eval "$pg_env"
 trap 'bash scripts/pg-throwaway.sh stop "$TRACKER_TEST_PG_DIR"' EXIT
 
 echo "== pytest -m lake (DuckLake, DuckDB $(.venv-lake/bin/python -c 'import duckdb; print(duckdb.__version__)'))"
-set +e
-.venv-lake/bin/python -m pytest -m lake "$@"
-lake_rc=$?
-set -e
-if [ "$lake_rc" = 5 ] && [ $# = 0 ]; then
-  echo "pytest -m lake collected no test: failing" >&2
-  exit 1
-fi
-[ "$lake_rc" = 5 ] && lake_rc=0
+lake_rc=0
+run_pytest .venv-lake lake "$@" || lake_rc=$?
 [ "$rc" != 0 ] && exit "$rc"
 exit "$lake_rc"

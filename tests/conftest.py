@@ -1,4 +1,5 @@
-"""Shared test setup: no network beyond loopback, a clean environment, tmp DuckDB files."""
+"""Shared test setup: no network beyond loopback, a clean environment, tmp DuckDB files, the
+fake upstream."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from fakes import FakeUpstream
 from tests.backends import backend_params
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -87,6 +89,13 @@ def store(db_path: Path) -> Iterator[Any]:
 
 
 @pytest.fixture
+def fake() -> Iterator[FakeUpstream]:
+    """Every upstream on 127.0.0.1 (random ports), stopped (and blocked requests released) after."""
+    with FakeUpstream() as upstream:
+        yield upstream
+
+
+@pytest.fixture
 def no_sleep() -> list[float]:
     """A list that records requested sleeps instead of sleeping (pass ``sleeps.append``)."""
     return []
@@ -107,6 +116,7 @@ def _restore_logging() -> Iterator[None]:
         if handler not in root.handlers:
             root.addHandler(handler)
     root.setLevel(level)
+    logging.getLogger("tracker.schedule").setLevel(logging.NOTSET)  # `tracker schedule` sets it
 
 
 # ---- warehouse backends (tests/backends.py) --------------------------------------------------

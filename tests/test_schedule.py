@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tracker.cli import app
+from tracker.collectors.base import SOURCES
 from tracker.config import Settings, load_settings
 from tracker.errors import ConfigError
 from tracker.runner import CollectSummary, SourceSummary
@@ -32,17 +33,6 @@ from tracker.schedule_config import (
 NOW = datetime(2025, 3, 12, 10, 0, tzinfo=UTC)  # a Wednesday
 
 
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """CLI runs install a root handler on CliRunner's stream; drop it after each test."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    logging.getLogger("tracker.schedule").setLevel(logging.NOTSET)
-
-
 def _write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "tracker.toml"
     path.write_text(text, encoding="utf-8")
@@ -55,15 +45,7 @@ def _write(tmp_path: Path, text: str) -> Path:
 def test_defaults_without_a_file(tmp_path: Path) -> None:
     cfg = load_schedule_config(cwd=tmp_path)
     assert cfg.file is None
-    assert [s.source for s in cfg.sources] == [
-        "github",
-        "pypi",
-        "pypistats",
-        "clickpy",
-        "apache",
-        "hn",
-        "stackoverflow",
-    ]
+    assert [s.source for s in cfg.sources] == list(SOURCES)
     assert all(s.enabled for s in cfg.sources)
     assert schedule_period(cfg.source("github").cron, NOW) == timedelta(days=1)
     assert schedule_period(cfg.source("pypistats").cron, NOW) == timedelta(days=1)

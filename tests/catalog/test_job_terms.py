@@ -1,4 +1,4 @@
-"""Unit tests of the job-post matcher's rules (the corpus test is test_job_corpus.py)."""
+"""Unit tests of the job-post matcher's rules (the corpus test is test_job_matcher.py)."""
 
 from __future__ import annotations
 

@@ -174,3 +174,15 @@ def item_answer(thread: Thread) -> dict[str, Any]:
         "type": "story",
         "url": None,
     }
+
+
+def stored_demand(store: Any, source: str) -> list[tuple[Any, ...]]:
+    """Return the stored (tool_id, month, mentions, total) of ``source``, in order."""
+    return [
+        tuple(r)
+        for r in store.con.execute(
+            "SELECT tool_id, month, mentions, total FROM demand_monthly WHERE source = ?"
+            " ORDER BY tool_id, month",
+            [source],
+        ).fetchall()
+    ]

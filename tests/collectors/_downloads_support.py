@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import respx
 
 from tracker.collectors.base import CollectContext, Collector
 from tracker.config import load_settings
 from tracker.records import ToolBatch, ToolFailure, ToolOutcome
+from tracker.warehouse.cursors import read_plan
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 
@@ -41,9 +43,11 @@ class FakeClock:
         return self.elapsed
 
 
-def make_ctx(store: Any, clock: FakeClock) -> CollectContext:
-    """Return a context over ``store`` whose sleep and clock are ``clock``'s."""
-    return CollectContext(settings=load_settings(), state=store, sleep=clock.sleep, now=clock.now)
+def make_ctx(store: Any, clock: FakeClock, source: str, tools: Sequence[Any]) -> CollectContext:
+    """Return a context whose plan is read from ``store`` now, as the runner does, and whose sleep
+    and clock are ``clock``'s."""
+    plan = read_plan(store.con, source, [t.id for t in tools], clock.now())
+    return CollectContext(settings=load_settings(), state=plan, sleep=clock.sleep, now=clock.now)
 
 
 def at(text: str) -> datetime:
@@ -54,6 +58,13 @@ def at(text: str) -> datetime:
 def run(collector: Collector, ctx: CollectContext, tools: Sequence[Any]) -> list[ToolOutcome]:
     """Collect ``tools`` and return the outcomes in order."""
     return list(collector.collect(ctx, tools))
+
+
+def collect(
+    collector: Collector, store: Any, clock: FakeClock, tools: Sequence[Any]
+) -> list[ToolOutcome]:
+    """Collect ``tools`` with a plan read from ``store`` now; return the outcomes in order."""
+    return run(collector, make_ctx(store, clock, collector.name, tools), tools)
 
 
 def store_all(store: Any, outcomes: Sequence[ToolOutcome]) -> None:
@@ -79,6 +90,11 @@ def only_batch(outcomes: Sequence[ToolOutcome]) -> ToolBatch:
     return outcome
 
 
+def mock_router(base_url: str) -> respx.MockRouter:
+    """Return a respx router for ``base_url`` whose routes need not all be called."""
+    return respx.MockRouter(assert_all_called=False, base_url=base_url)
+
+
 def mock_transport(router: Any) -> httpx.MockTransport:
     """Return a transport that answers from a respx router."""
     return httpx.MockTransport(router.handler)
@@ -87,6 +103,16 @@ def mock_transport(router: Any) -> httpx.MockTransport:
 def rows(store: Any, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
     """Return every row of a query on the test warehouse."""
     return list(store.con.execute(sql, list(params)).fetchall())
+
+
+def stored_downloads(store: Any, source: str, tool_id: str | None = None) -> list[tuple[Any, ...]]:
+    """Return the stored (package, day, downloads) of ``source`` (of one tool when given)."""
+    return rows(
+        store,
+        "SELECT package, day, downloads FROM downloads_daily WHERE source = ?"
+        " AND tool_id = coalesce(?, tool_id) ORDER BY package, day",
+        [source, tool_id],
+    )
 
 
 def iter_lines(text: str) -> Iterator[str]:

@@ -7,19 +7,24 @@ from typing import Any
 
 import pytest
 import respx
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from fakes import ApacheEmulator
 from tests.collectors._downloads_support import (
     FakeClock,
     at,
+    collect,
     fixture_text,
-    make_ctx,
+    mock_router,
     mock_transport,
     only_batch,
     only_failure,
-    run,
 )
+from tests.strategies import FAST, parse_outcome
 from tracker.catalog import Tool
+from tracker.collectors import apache
 from tracker.collectors.apache import (
     ApacheCollector,
     parse_listing,
@@ -27,6 +32,8 @@ from tracker.collectors.apache import (
     release_version,
 )
 from tracker.collectors.base import CollectContext
+from tracker.errors import TrackerError
+from tracker.records import ReleaseRecord
 
 BASE = "https://archive.test/dist"
 OOZIE = Tool(id="oozie", name="Apache Oozie", skill="orchestration", apache="oozie")
@@ -54,10 +61,6 @@ OOZIE_VERSIONS = [
 
 def _utc(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-def _router() -> respx.MockRouter:
-    return respx.MockRouter(assert_all_called=False, base_url=BASE)
 
 
 # ---- parse --------------------------------------------------------------------------------
@@ -131,7 +134,7 @@ def test_release_version(href: str, expected: str | None) -> None:
 
 
 def test_collect_fetches_each_listing_with_a_one_second_spacing(store: Any) -> None:
-    router = _router()
+    router = mock_router(BASE)
     oozie = router.get("/oozie/").respond(
         200, text=fixture_text("apache", "oozie.html"), headers={"Content-Type": "text/html"}
     )
@@ -139,9 +142,7 @@ def test_collect_fetches_each_listing_with_a_one_second_spacing(store: Any) -> N
         200, text=fixture_text("apache", "airflow.html"), headers={"Content-Type": "text/html"}
     )
     clock = FakeClock(at(RUN_AT))
-    outcomes = run(
-        ApacheCollector(mock_transport(router)), make_ctx(store, clock), [OOZIE, AIRFLOW]
-    )
+    outcomes = collect(ApacheCollector(mock_transport(router)), store, clock, [OOZIE, AIRFLOW])
     assert oozie.call_count == 1 and airflow.call_count == 1
     assert str(oozie.calls.last.request.url) == "https://archive.test/dist/oozie/"
     first, second = outcomes
@@ -151,12 +152,10 @@ def test_collect_fetches_each_listing_with_a_one_second_spacing(store: Any) -> N
 
 
 def test_unknown_project_is_a_one_line_failure(store: Any) -> None:
-    router = _router()
+    router = mock_router(BASE)
     router.get("/oozie/").respond(404, text="<html><title>404 Not Found</title></html>")
     failure = only_failure(
-        run(
-            ApacheCollector(mock_transport(router)), make_ctx(store, FakeClock(at(RUN_AT))), [OOZIE]
-        )
+        collect(ApacheCollector(mock_transport(router)), store, FakeClock(at(RUN_AT)), [OOZIE])
     )
     assert failure.error == (
         "apache: HTTP 404 from https://archive.test/dist/oozie/: no archive directory for project 'oozie'"
@@ -164,29 +163,25 @@ def test_unknown_project_is_a_one_line_failure(store: Any) -> None:
 
 
 def test_listing_without_versions_is_a_failure_not_an_empty_history(store: Any) -> None:
-    router = _router()
+    router = mock_router(BASE)
     router.get("/oozie/").respond(
         200,
         text='<html><body><pre><a href="../">Parent Directory</a>\n<a href="KEYS">KEYS</a></pre></body></html>',
         headers={"Content-Type": "text/html"},
     )
     failure = only_failure(
-        run(
-            ApacheCollector(mock_transport(router)), make_ctx(store, FakeClock(at(RUN_AT))), [OOZIE]
-        )
+        collect(ApacheCollector(mock_transport(router)), store, FakeClock(at(RUN_AT)), [OOZIE])
     )
     assert "no version directory" in failure.error
 
 
 def test_undated_release_is_stored_and_warned(store: Any) -> None:
-    router = _router()
+    router = mock_router(BASE)
     router.get("/oozie/").respond(
         200, text=fixture_text("apache", "odd.html"), headers={"Content-Type": "text/html"}
     )
     batch = only_batch(
-        run(
-            ApacheCollector(mock_transport(router)), make_ctx(store, FakeClock(at(RUN_AT))), [OOZIE]
-        )
+        collect(ApacheCollector(mock_transport(router)), store, FakeClock(at(RUN_AT)), [OOZIE])
     )
     assert "1 release(s) without a Last modified time" in batch.warnings
 
@@ -236,3 +231,95 @@ def test_cli_stores_oozie_and_airflow_releases_exactly_once(
     assert sorted(by_version, key=OOZIE_VERSIONS.index) == OOZIE_VERSIONS
     assert by_version["5.2.1"] == (datetime(2021, 2, 26, 9, 37), False, False)
     assert max(t for t, _, _ in by_version.values()) == datetime(2021, 2, 26, 9, 37)
+
+
+# ---- property tests: any input parses or raises a TrackerError ----------------------------------
+
+FRAGMENTS = [
+    "<table>",
+    "<tr>",
+    "<td>",
+    "</td>",
+    "</tr>",
+    "<pre>",
+    "</pre>",
+    '<a href="',
+    '">',
+    "</a>",
+    "/",
+    "5.2.1/",
+    "oozie-3.3.2/",
+    "?C=N;O=D",
+    "../",
+    "KEYS",
+    " 2024-01-31 10:00 ",
+    " 05-Mar-2021 10:32 ",
+    " 2024-02-30 25:61 ",
+    "\n",
+    "<!--",
+    "-->",
+    "&amp;",
+    "<img src=x onerror=alert(1)>",
+]
+html_ish = st.one_of(
+    st.text(max_size=200),
+    st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=6), max_size=40).map("".join),
+)
+
+
+def _listing(html: str, project: str = "oozie") -> list[ReleaseRecord] | TrackerError:
+    def run() -> list[ReleaseRecord]:
+        entries = apache.parse_listing(html)
+        return apache.parse_releases(entries, tool_id="t", project=project)
+
+    return parse_outcome(run)
+
+
+@FAST
+@given(html_ish)
+def test_apache_listing_of_any_text_gives_releases_or_tracker_error(html: str) -> None:
+    out = _listing(html)
+    if isinstance(out, list):
+        assert all(isinstance(r, ReleaseRecord) and r.source == "apache" for r in out)
+        assert len({r.version for r in out}) == len(out)
+
+
+versions = st.from_regex(r"\A[0-9]{1,3}(\.[0-9]{1,3}){0,2}(rc[0-9]|-incubating)?\Z")
+minutes = st.datetimes(min_value=datetime(1995, 1, 1), max_value=datetime(2100, 1, 1)).map(
+    lambda d: d.replace(second=0, microsecond=0, tzinfo=UTC)
+)
+junk_names = st.text(min_size=1, max_size=20).filter(
+    lambda n: (
+        not n[0].isdigit()
+        and not n.lower().startswith(("p-", "p_", "apache-p-"))
+        and "/" not in n
+        and n.strip() == n
+    )
+)
+
+
+@FAST
+@given(
+    st.dictionaries(versions, minutes, max_size=8),
+    st.dictionaries(junk_names, minutes, max_size=5),
+    st.dictionaries(junk_names, minutes, max_size=5),
+    st.sampled_from(["table", "pre"]),
+)
+def test_apache_structured_listing_gives_exactly_its_version_directories(
+    releases: dict[str, datetime],
+    other_dirs: dict[str, datetime],
+    files: dict[str, datetime],
+    style: str,
+) -> None:
+    fake = ApacheEmulator()
+    fake.style = style
+    fake.add_project("p", {**releases, **{f"{n}": t for n, t in other_dirs.items()}}, files)
+    out = _listing(fake.page("p"), project="p")
+    assert isinstance(out, list), out
+    assert {r.version: r.released_at for r in out} == releases
+
+
+def test_apache_directory_beyond_int_digit_limit() -> None:
+    html = '<pre><a href="1' + "0" * 5000 + '/">x</a> 2024-01-01 10:00\n</pre>'
+    out = _listing(html)
+    assert isinstance(out, list)

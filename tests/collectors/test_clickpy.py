@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import functools
+import json
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -8,21 +9,26 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from tests.collectors._downloads_support import (
     FakeClock,
     at,
+    collect,
     fixture_text,
-    make_ctx,
+    mock_router,
     mock_transport,
     only_batch,
     only_failure,
     rows,
-    run,
     store_all,
+    stored_downloads,
 )
+from tests.strategies import ANY_URL, FAST, crashes_cleanly, days, ints, json_values, parse_outcome
 from tracker.catalog import Tool
+from tracker.collectors import clickpy
 from tracker.collectors.base import CollectContext
 from tracker.collectors.clickpy import (
     DOWNLOADS_SQL,
@@ -32,7 +38,7 @@ from tracker.collectors.clickpy import (
     parse_daily,
     query_window,
 )
-from tracker.errors import ParseError, UpstreamError
+from tracker.errors import ParseError, TrackerError, UpstreamError
 from tracker.records import DownloadRecord, ToolBatch
 
 BASE = "https://clickhouse.test"
@@ -40,16 +46,8 @@ DAGSTER = Tool(id="dagster", name="Dagster", skill="orchestration", pypi=("dagst
 RUN_AT = "2025-03-10T08:00"
 
 
-def _router() -> respx.MockRouter:
-    return respx.MockRouter(assert_all_called=False, base_url=BASE)
-
-
 def _stored(store: Any) -> list[tuple[Any, ...]]:
-    return rows(
-        store,
-        "SELECT package, day, downloads FROM downloads_daily WHERE source = 'clickpy'"
-        " ORDER BY package, day",
-    )
+    return stored_downloads(store, "clickpy")
 
 
 # ---- parse --------------------------------------------------------------------------------
@@ -123,7 +121,7 @@ def test_query_window_backfills_then_reads_after_the_cursor_with_a_lag() -> None
 
 
 def test_fetch_sends_the_name_only_as_a_query_parameter() -> None:
-    router = _router()
+    router = mock_router(BASE)
     route = router.post("/").respond(200, text="")
     client = httpx.Client(base_url=BASE, transport=mock_transport(router))
     fetch_daily(client, "dagster", user="play", since=date(1970, 1, 1), until=date(2025, 3, 10))
@@ -140,7 +138,7 @@ def test_fetch_sends_the_name_only_as_a_query_parameter() -> None:
 
 @pytest.mark.parametrize("name", ["Dagster", "a'b", "x; DROP TABLE t", "dagster_x", ""])
 def test_fetch_refuses_names_that_are_not_normalised(name: str) -> None:
-    router = _router()
+    router = mock_router(BASE)
     route = router.post("/").respond(200, text="")
     client = httpx.Client(base_url=BASE, transport=mock_transport(router))
     with pytest.raises(UpstreamError, match="not a normalised PyPI name"):
@@ -149,7 +147,7 @@ def test_fetch_refuses_names_that_are_not_normalised(name: str) -> None:
 
 
 def test_fetch_reports_a_clickhouse_error_status() -> None:
-    router = _router()
+    router = mock_router(BASE)
     router.post("/").respond(
         404,
         text=fixture_text("clickpy", "error_unknown_table.txt"),
@@ -166,22 +164,18 @@ def test_fetch_reports_a_clickhouse_error_status() -> None:
 
 
 def test_backfill_then_only_days_after_the_cursor(store: Any) -> None:
-    router = _router()
+    router = mock_router(BASE)
     route = router.post("/")
     route.respond(200, text=fixture_text("clickpy", "backfill_dagster.jsonl"))
     clock = FakeClock(at(RUN_AT))
-    store_all(
-        store, run(ClickpyCollector(mock_transport(router)), make_ctx(store, clock), [DAGSTER])
-    )
+    store_all(store, collect(ClickpyCollector(mock_transport(router)), store, clock, [DAGSTER]))
     assert len(_stored(store)) == 8
     assert route.calls.last.request.url.params["param_since"] == "1970-01-01"
     assert route.calls.last.request.url.params["param_until"] == "2025-03-10"
 
     route.respond(200, text=fixture_text("clickpy", "incremental_dagster.jsonl"))
     clock = FakeClock(at("2025-03-11T08:00"))
-    batch = only_batch(
-        run(ClickpyCollector(mock_transport(router)), make_ctx(store, clock), [DAGSTER])
-    )
+    batch = only_batch(collect(ClickpyCollector(mock_transport(router)), store, clock, [DAGSTER]))
     store.write_batch(batch)
     params = route.calls.last.request.url.params
     assert (params["param_since"], params["param_until"]) == ("2025-03-06", "2025-03-11")
@@ -193,23 +187,21 @@ def test_backfill_then_only_days_after_the_cursor(store: Any) -> None:
 
 
 def test_error_after_200_stores_nothing_for_that_package(store: Any) -> None:
-    router = _router()
+    router = mock_router(BASE)
     router.post("/").respond(200, text=fixture_text("clickpy", "error_after_200.txt"))
     clock = FakeClock(at(RUN_AT))
     failure = only_failure(
-        run(ClickpyCollector(mock_transport(router)), make_ctx(store, clock), [DAGSTER])
+        collect(ClickpyCollector(mock_transport(router)), store, clock, [DAGSTER])
     )
     assert "HTTP 200" in failure.error and "MEMORY_LIMIT_EXCEEDED" in failure.error
 
 
 def test_unknown_package_on_backfill_is_an_error_not_zero(store: Any) -> None:
     tool = Tool(id="x", name="X", skill="orchestration", pypi=("no-such-package-xyz",))
-    router = _router()
+    router = mock_router(BASE)
     router.post("/").respond(200, text=fixture_text("clickpy", "empty.jsonl"))
     clock = FakeClock(at(RUN_AT))
-    failure = only_failure(
-        run(ClickpyCollector(mock_transport(router)), make_ctx(store, clock), [tool])
-    )
+    failure = only_failure(collect(ClickpyCollector(mock_transport(router)), store, clock, [tool]))
     assert "no-such-package-xyz: ClickPy has no downloads" in failure.error
     assert _stored(store) == []
 
@@ -221,17 +213,15 @@ def test_no_new_day_after_backfill_is_fine(store: Any) -> None:
             downloads=(DownloadRecord("dagster", "dagster", date(2025, 3, 9), 5, "clickpy"),),
         )
     )
-    router = _router()
+    router = mock_router(BASE)
     router.post("/").respond(200, text="")
     clock = FakeClock(at(RUN_AT))
-    batch = only_batch(
-        run(ClickpyCollector(mock_transport(router)), make_ctx(store, clock), [DAGSTER])
-    )
+    batch = only_batch(collect(ClickpyCollector(mock_transport(router)), store, clock, [DAGSTER]))
     assert batch.downloads == () and batch.errors == ()
 
 
 def test_server_error_is_retried_even_though_it_is_a_post(store: Any) -> None:
-    router = _router()
+    router = mock_router(BASE)
     router.post("/").mock(
         side_effect=[
             httpx.Response(503, text="Service Unavailable"),
@@ -239,16 +229,14 @@ def test_server_error_is_retried_even_though_it_is_a_post(store: Any) -> None:
         ]
     )
     clock = FakeClock(at(RUN_AT))
-    batch = only_batch(
-        run(ClickpyCollector(mock_transport(router)), make_ctx(store, clock), [DAGSTER])
-    )
+    batch = only_batch(collect(ClickpyCollector(mock_transport(router)), store, clock, [DAGSTER]))
     assert len(batch.downloads) == 8
     assert len(clock.sleeps) == 1
 
 
 def test_authentication_error_names_the_user(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRACKER_CLICKHOUSE_USER", "demo")
-    router = _router()
+    router = mock_router(BASE)
     route = router.post("/").respond(
         403,
         text=fixture_text("clickpy", "error_auth.txt"),
@@ -256,7 +244,7 @@ def test_authentication_error_names_the_user(store: Any, monkeypatch: pytest.Mon
     )
     clock = FakeClock(at(RUN_AT))
     failure = only_failure(
-        run(ClickpyCollector(mock_transport(router)), make_ctx(store, clock), [DAGSTER])
+        collect(ClickpyCollector(mock_transport(router)), store, clock, [DAGSTER])
     )
     assert route.calls.last.request.url.params["user"] == "demo"
     assert "Code: 516. DB::Exception: demo: Authentication failed" in failure.error
@@ -276,22 +264,22 @@ def _refuse(users: set[str]) -> Any:
 
 
 def test_default_user_is_demo(store: Any) -> None:
-    router = _router()
+    router = mock_router(BASE)
     route = router.post("/").mock(side_effect=_refuse({"demo", "play"}))
     clock = FakeClock(at(RUN_AT))
-    only_batch(run(ClickpyCollector(mock_transport(router)), make_ctx(store, clock), [DAGSTER]))
+    only_batch(collect(ClickpyCollector(mock_transport(router)), store, clock, [DAGSTER]))
     assert [c.request.url.params["user"] for c in route.calls] == ["demo"]
 
 
 def test_a_refused_default_user_falls_back_to_play_once_per_run(
     store: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    router = _router()
+    router = mock_router(BASE)
     route = router.post("/").mock(side_effect=_refuse({"play"}))
     tools = [DAGSTER, Tool(id="d2", name="D2", skill="orchestration", pypi=("dagster-pipes",))]
     clock = FakeClock(at(RUN_AT))
     with caplog.at_level("INFO", logger="tracker.collectors.clickpy"):
-        outcomes = run(ClickpyCollector(mock_transport(router)), make_ctx(store, clock), tools)
+        outcomes = collect(ClickpyCollector(mock_transport(router)), store, clock, tools)
     assert all(isinstance(o, ToolBatch) and len(o.downloads) == 8 for o in outcomes)
     assert [c.request.url.params["user"] for c in route.calls] == ["demo", "play", "play"]
     assert "user 'demo' refused (code 516); trying 'play'" in caplog.text
@@ -299,11 +287,11 @@ def test_a_refused_default_user_falls_back_to_play_once_per_run(
 
 
 def test_when_both_users_are_refused_the_error_names_the_last_one(store: Any) -> None:
-    router = _router()
+    router = mock_router(BASE)
     route = router.post("/").mock(side_effect=_refuse(set()))
     clock = FakeClock(at(RUN_AT))
     failure = only_failure(
-        run(ClickpyCollector(mock_transport(router)), make_ctx(store, clock), [DAGSTER])
+        collect(ClickpyCollector(mock_transport(router)), store, clock, [DAGSTER])
     )
     assert [c.request.url.params["user"] for c in route.calls] == ["demo", "play"]
     assert "Code: 516. DB::Exception: play: Authentication failed" in failure.error
@@ -311,11 +299,11 @@ def test_when_both_users_are_refused_the_error_names_the_last_one(store: Any) ->
 
 def test_an_explicit_user_is_never_swapped(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRACKER_CLICKHOUSE_USER", "analyst")
-    router = _router()
+    router = mock_router(BASE)
     route = router.post("/").mock(side_effect=_refuse({"demo", "play"}))
     clock = FakeClock(at(RUN_AT))
     failure = only_failure(
-        run(ClickpyCollector(mock_transport(router)), make_ctx(store, clock), [DAGSTER])
+        collect(ClickpyCollector(mock_transport(router)), store, clock, [DAGSTER])
     )
     assert [c.request.url.params["user"] for c in route.calls] == ["analyst"]
     assert "analyst: Authentication failed" in failure.error
@@ -404,3 +392,42 @@ def test_cli_backfills_then_increments_without_duplicates(
         (date(2025, 3, 9), 95377),
         (date(2025, 3, 10), 187006),
     ]
+
+
+# ---- property tests: any input parses or raises a TrackerError ----------------------------------
+
+# ASCII digit strings only: Unicode digits such as '²' are the ValueError bug (edge test below)
+counts = st.one_of(
+    ints, st.from_regex(r"\A[0-9]{1,19}\Z"), st.text(alphabet="0123456789-+. e", max_size=8)
+)
+click_rows = st.fixed_dictionaries({}, optional={"date": days, "downloads": counts | json_values})
+click_lines = st.one_of(
+    click_rows.map(json.dumps),
+    st.sampled_from(
+        [
+            "",
+            "Code: 241. DB::Exception: Memory limit (for query) exceeded. (MEMORY_LIMIT_EXCEEDED)",
+            '{"exception": "Code: 159. DB::Exception: Timeout exceeded"}',
+            "not json",
+            "[1, 2]",
+        ]
+    ),
+    st.text(max_size=40).filter(lambda t: "\n" not in t and "\r" not in t),
+)
+
+
+@FAST
+@given(st.one_of(st.text(max_size=300), st.lists(click_lines, max_size=8).map("\n".join)))
+def test_clickpy_body_gives_records_or_tracker_error(body: str) -> None:
+    out = parse_outcome(lambda: clickpy.parse_daily(body, tool_id="t", package="p", url=ANY_URL))
+    if isinstance(out, list):
+        assert all(isinstance(r, DownloadRecord) and r.downloads >= 0 for r in out)
+        assert len({r.day for r in out}) == len(out)
+    elif "DB::Exception" in body:
+        assert isinstance(out, TrackerError)
+
+
+@pytest.mark.parametrize("count", ['"\\u00b2"', '"' + "1" * 5000 + '"', "1" * 5000])
+def test_clickpy_count_that_int_rejects(count: str) -> None:
+    body = '{"date": "2024-01-01", "downloads": ' + count + "}\n"
+    crashes_cleanly(lambda: clickpy.parse_daily(body, tool_id="t", package="p", url=ANY_URL))

@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.collectors._demand_support import (
     Thread,
@@ -17,19 +19,22 @@ from tests.collectors._demand_support import (
     listing_hits,
     monthly_threads,
     search_answer,
+    stored_demand,
     tool,
 )
 from tests.collectors._downloads_support import (
     FakeClock,
     at,
+    collect,
     fixture_text,
     make_ctx,
     mock_transport,
-    rows,
     run,
     store_all,
 )
+from tests.strategies import ANY_URL, FAST, ints, json_values, parse_outcome
 from tracker.catalog.job_matcher import JobMatcher
+from tracker.collectors import hn
 from tracker.collectors._demand import DEMAND_SINCE, iter_months
 from tracker.collectors.hn import (
     HiringThread,
@@ -39,7 +44,7 @@ from tracker.collectors.hn import (
     parse_listing,
     parse_thread,
 )
-from tracker.errors import ParseError
+from tracker.errors import ParseError, TrackerError
 from tracker.records import DemandRecord, ToolBatch, ToolFailure
 
 BASE = "https://hn.test"
@@ -93,11 +98,7 @@ class Upstream:
 
 
 def _stored(store: Any) -> list[tuple[Any, ...]]:
-    return rows(
-        store,
-        "SELECT tool_id, month, mentions, total FROM demand_monthly WHERE source = 'hn'"
-        " ORDER BY tool_id, month",
-    )
+    return stored_demand(store, "hn")
 
 
 def _expected(threads: list[Thread], tools: list[Any]) -> list[tuple[Any, ...]]:
@@ -108,6 +109,15 @@ def _expected(threads: list[Thread], tools: list[Any]) -> list[tuple[Any, ...]]:
             posts = [p for p in th.posts if p]
             out.append((t.id, th.month, sum(1 for p in posts if matcher.match(p)), len(posts)))
     return sorted(out)
+
+
+def _store_years_before_2024(store: Any) -> None:
+    """Store every tool's months from DEMAND_SINCE to 2023-12 (as an earlier run would)."""
+    for t in TOOLS:
+        months = iter_months(DEMAND_SINCE, date(2023, 12, 1))
+        store.write_batch(
+            ToolBatch(t.id, demand=tuple(DemandRecord(t.id, "hn", m, 0, 1) for m in months))
+        )
 
 
 def _posts(month: date) -> list[str | None]:
@@ -197,7 +207,7 @@ def test_fixture_thread_is_counted_exactly(store: Any) -> None:
     clock = FakeClock(at("2025-03-10T09:00"))
     collector = HnCollector(transport=mock_transport(router))
 
-    outcomes = run(collector, make_ctx(store, clock), TOOLS)
+    outcomes = collect(collector, store, clock, TOOLS)
     store_all(store, outcomes)
 
     feb, mar = date(2025, 2, 1), date(2025, 3, 1)
@@ -226,7 +236,7 @@ def test_first_run_for_120_months_costs_at_most_130_requests_then_3(store: Any) 
     threads = monthly_threads(months, {m: _posts(m) for m in months})
     upstream = Upstream(threads)
     clock = FakeClock(at("2024-12-15T06:00"))
-    ctx = make_ctx(store, clock)
+    ctx = make_ctx(store, clock, "hn", TOOLS)
 
     outcomes = run(upstream.collector(), ctx, TOOLS)
     store_all(store, outcomes)
@@ -239,7 +249,7 @@ def test_first_run_for_120_months_costs_at_most_130_requests_then_3(store: Any) 
     # the next day: only the current and the previous month are read again
     upstream.paths.clear()
     clock.elapsed += 86_400
-    ctx2 = make_ctx(store, clock)
+    ctx2 = make_ctx(store, clock, "hn", TOOLS)
     store_all(store, run(upstream.collector(), ctx2, TOOLS))
     assert ctx2.requests.value == 3
     assert upstream.items_read == [threads[-1].story_id, threads[-2].story_id]
@@ -251,18 +261,8 @@ def test_a_new_month_and_a_grown_thread_are_picked_up(store: Any) -> None:
     threads = monthly_threads(months, {m: _posts(m) for m in months})
     upstream = Upstream(threads)
     clock = FakeClock(at("2024-12-02T06:00"))
-    # the years before 2024 are already stored for every tool: only 2024 is read
-    for t in TOOLS:
-        store.write_batch(
-            ToolBatch(
-                t.id,
-                demand=tuple(
-                    DemandRecord(t.id, "hn", m, 0, 1)
-                    for m in iter_months(DEMAND_SINCE, date(2023, 12, 1))
-                ),
-            )
-        )
-    store_all(store, run(upstream.collector(), make_ctx(store, clock), TOOLS))
+    _store_years_before_2024(store)  # only 2024 is read
+    store_all(store, collect(upstream.collector(), store, clock, TOOLS))
     assert len(upstream.items_read) == 12
 
     # December's thread grows by three posts (one names Airflow, one is deleted), and January
@@ -273,7 +273,7 @@ def test_a_new_month_and_a_grown_thread_are_picked_up(store: Any) -> None:
     upstream.threads[january.story_id] = january
     upstream.paths.clear()
     clock.start = at("2025-01-02T06:00")
-    store_all(store, run(upstream.collector(), make_ctx(store, clock), TOOLS))
+    store_all(store, collect(upstream.collector(), store, clock, TOOLS))
 
     assert upstream.items_read == [january.story_id, threads[-1].story_id]
     got = {
@@ -312,18 +312,9 @@ def test_a_month_that_keeps_failing_costs_only_that_month(store: Any) -> None:
         threads, failing={june.story_id: httpx.Response(500, text="<html>oops</html>")}
     )
     clock = FakeClock(at("2024-12-15T06:00"))
-    for t in TOOLS:  # older years stored already
-        store.write_batch(
-            ToolBatch(
-                t.id,
-                demand=tuple(
-                    DemandRecord(t.id, "hn", m, 0, 1)
-                    for m in iter_months(DEMAND_SINCE, date(2023, 12, 1))
-                ),
-            )
-        )
+    _store_years_before_2024(store)
 
-    outcomes = run(upstream.collector(), make_ctx(store, clock), TOOLS)
+    outcomes = collect(upstream.collector(), store, clock, TOOLS)
     store_all(store, outcomes)
 
     assert all(isinstance(o, ToolBatch) for o in outcomes)
@@ -341,7 +332,7 @@ def test_listing_failure_fails_every_tool(store: Any) -> None:
     router = respx.MockRouter(assert_all_called=False, base_url=BASE)
     router.get(SEARCH).mock(return_value=httpx.Response(200, text="<html>maintenance</html>"))
     collector = HnCollector(transport=mock_transport(router))
-    outcomes = run(collector, make_ctx(store, FakeClock(at("2024-12-15T06:00"))), TOOLS)
+    outcomes = collect(collector, store, FakeClock(at("2024-12-15T06:00")), TOOLS)
     assert [type(o) for o in outcomes] == [ToolFailure] * 4
     assert all(
         isinstance(o, ToolFailure)
@@ -354,7 +345,7 @@ def test_stop_requested_leaves_the_rest_for_the_next_run(store: Any) -> None:
     months = list(iter_months(date(2024, 1, 1), date(2024, 12, 1)))
     threads = monthly_threads(months, {m: _posts(m) for m in months})
     upstream = Upstream(threads)
-    ctx = make_ctx(store, FakeClock(at("2024-12-15T06:00")))
+    ctx = make_ctx(store, FakeClock(at("2024-12-15T06:00")), "hn", [AIRFLOW])
     ctx.stop_requested = lambda: len(upstream.items_read) >= 3
     outcomes = run(upstream.collector(), ctx, [AIRFLOW])
     batch = outcomes[0]
@@ -371,3 +362,74 @@ def test_only_tools_with_job_terms_apply() -> None:
     collector = HnCollector()
     assert collector.applicable(AIRFLOW)
     assert not collector.applicable(tool("sacred"))
+
+
+# ---- property tests: any input parses or raises a TrackerError ----------------------------------
+
+hn_hits = st.fixed_dictionaries(
+    {},
+    optional={
+        "objectID": st.sampled_from(["42919502", "x", "", "-1", "9" * 30]) | json_values,
+        "title": st.sampled_from(
+            [
+                "Ask HN: Who is hiring? (February 2025)",
+                "Ask HN: Who is hiring? (Smarch 99999)",
+                "Ask HN: Who is hiring? (may 0001)",
+                "Ask HN: Who is hiring?",
+                "Ask HN: Who wants to be hired? (May 2023)",
+            ]
+        )
+        | st.text(max_size=60)
+        | json_values,
+        "created_at_i": ints | json_values,
+        "num_comments": ints | json_values,
+    },
+)
+hn_comments = st.fixed_dictionaries(
+    {},
+    optional={
+        "type": st.sampled_from(["comment", "story", None]) | json_values,
+        "text": st.none() | st.text(max_size=80) | st.sampled_from(["[dead]", " ", "<p>Airflow"]),
+        "deleted": json_values,
+        "dead": json_values,
+        "children": json_values,
+    },
+)
+
+
+@FAST
+@given(
+    st.one_of(
+        json_values,
+        st.fixed_dictionaries(
+            {"hits": st.lists(hn_hits | json_values, max_size=6)},
+            optional={"nbHits": ints | json_values},
+        ),
+    )
+)
+def test_hn_listing_parser_never_crashes(payload: Any) -> None:
+
+    result = parse_outcome(lambda: hn.parse_listing(payload, url=ANY_URL))
+    if not isinstance(result, TrackerError):
+        assert all(t.month.day == 1 for t in result.threads)
+        assert all(
+            t.title.lower().lstrip().startswith("ask hn: who is hiring?") for t in result.threads
+        )
+        hn.choose_threads(list(result.threads))
+
+
+@FAST
+@given(
+    st.one_of(
+        json_values,
+        st.fixed_dictionaries(
+            {"children": st.lists(hn_comments | json_values, max_size=6)},
+            optional={"id": st.sampled_from([7, "7", 8]) | json_values},
+        ),
+    )
+)
+def test_hn_thread_parser_never_crashes(payload: Any) -> None:
+
+    result = parse_outcome(lambda: hn.parse_thread(payload, story_id=7, url=ANY_URL))
+    if not isinstance(result, TrackerError):
+        assert all(isinstance(p, str) and p.strip() for p in result)

@@ -1,12 +1,101 @@
-"""tracker/collectors/_pypi_parse.py: the fast path for plain versions agrees with packaging."""
+"""tracker/collectors/_pypi_parse.py: any payload gives parse_project a PypiProject or a
+TrackerError, never a crash; the fast path for plain versions agrees with packaging."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from packaging.version import InvalidVersion, Version
 
+from tests.strategies import FAST, json_values_of
 from tracker.collectors._pypi_parse import _kind
+from tracker.collectors.pypi import PypiProject, parse_project
+from tracker.errors import TrackerError
+
+json_values = json_values_of(st.integers())
+
+# upload times: real ones, near misses and junk (aware times with offsets at the edge of the
+# datetime range, a fixed OverflowError, are pinned by test_upload_time_offset_overflow below)
+times = st.one_of(
+    st.none(),
+    st.datetimes().map(lambda d: d.isoformat()),
+    st.datetimes().map(lambda d: d.isoformat() + "Z"),
+    st.sampled_from(["", "2024-13-01T00:00:00", "yesterday", "2024-02-30", "0000-00-00T00:00"]),
+    st.text(max_size=30),
+    st.integers(),
+)
+versions = st.one_of(
+    st.from_regex(r"\A[0-9]{1,4}(\.[0-9]{1,4}){0,3}((a|b|rc)[0-9]{1,2})?(\.dev[0-9])?\Z"),
+    st.text(max_size=40),
+    st.sampled_from(["2004d", "1.0-final", "v1", "\uff11.\uff10", "1.0\x00", "", " "]),
+)
+files = st.fixed_dictionaries(
+    {},
+    optional={
+        "upload_time": times,
+        "upload_time_iso_8601": times,
+        "yanked": json_values,
+        "yanked_reason": json_values,
+        "filename": st.text(max_size=20),
+        "packagetype": st.sampled_from(["sdist", "bdist_wheel", ""]),
+    },
+)
+file_lists = st.lists(files | json_values, max_size=3) | json_values
+payloads = st.fixed_dictionaries(
+    {
+        "info": st.fixed_dictionaries({"name": st.text(max_size=30) | json_values}) | json_values,
+        "releases": st.dictionaries(versions, file_lists, max_size=6) | json_values,
+    }
+)
+
+
+def _check(payload: object) -> None:
+    try:
+        result = parse_project(payload, tool_id="t", package="p", url="https://pypi.test/x")
+    except TrackerError as exc:
+        assert str(exc) and "\n" not in str(exc)  # a clear, one-line error
+        return
+    assert isinstance(result, PypiProject)
+    for record in result.releases:
+        assert record.released_at is None or record.released_at.tzinfo is not None
+        assert isinstance(record.version, str)
+
+
+@FAST
+@given(json_values)
+def test_any_json_value_gives_a_record_or_a_clear_error(payload: Any) -> None:
+    _check(payload)
+
+
+@FAST
+@given(payloads)
+def test_payload_shaped_input_gives_a_record_or_a_clear_error(payload: Any) -> None:
+    _check(payload)
+
+
+@FAST
+@given(st.dictionaries(versions, st.lists(files, min_size=1, max_size=3), max_size=8))
+def test_well_formed_releases_always_parse(releases: dict[str, list[dict[str, object]]]) -> None:
+    payload = {"info": {"name": "Some.Pkg"}, "releases": releases}
+    _check(payload)
+
+
+def test_version_beyond_int_digit_limit_is_a_record_or_a_clear_error() -> None:
+    version = "1" + "0" * 4400
+    payload = {
+        "info": {"name": "p"},
+        "releases": {version: [{"upload_time": "2024-01-01T00:00:00"}]},
+    }
+    _check(payload)
+
+
+@pytest.mark.parametrize("stamp", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00"])
+def test_upload_time_offset_overflow_is_a_record_or_a_clear_error(stamp: str) -> None:
+    payload = {"info": {"name": "p"}, "releases": {"1.0": [{"upload_time_iso_8601": stamp}]}}
+    _check(payload)
 
 
 def _packaging(version: str) -> tuple[bool, bool]:

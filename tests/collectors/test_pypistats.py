@@ -9,21 +9,26 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from tests.collectors._downloads_support import (
     FakeClock,
     at,
+    collect,
     fixture_text,
-    make_ctx,
+    mock_router,
     mock_transport,
     only_batch,
     only_failure,
     rows,
-    run,
     store_all,
+    stored_downloads,
 )
+from tests.strategies import ANY_URL, FAST, days, ints, json_values, parse_outcome
 from tracker.catalog import Tool
+from tracker.collectors import pypistats
 from tracker.collectors.base import CollectContext
 from tracker.collectors.pypistats import (
     PypistatsCollector,
@@ -44,25 +49,14 @@ def _json(name: str) -> Any:
     return json.loads(fixture_text("pypistats", name))
 
 
-def _router() -> respx.MockRouter:
-    return respx.MockRouter(assert_all_called=False, base_url=BASE)
-
-
-def _stored(store: Any, tool_id: str = "airflow") -> list[tuple[Any, ...]]:
-    return rows(
-        store,
-        "SELECT package, day, downloads FROM downloads_daily"
-        " WHERE tool_id = ? AND source = 'pypistats' ORDER BY package, day",
-        [tool_id],
-    )
+def _stored(store: Any) -> list[tuple[Any, ...]]:
+    return stored_downloads(store, "pypistats", "airflow")
 
 
 def _collect(
     router: respx.MockRouter, store: Any, clock: FakeClock, tools: list[Tool]
 ) -> list[ToolOutcome]:
-    return run(
-        PypistatsCollector(mock_transport(router), clock.monotonic), make_ctx(store, clock), tools
-    )
+    return collect(PypistatsCollector(mock_transport(router), clock.monotonic), store, clock, tools)
 
 
 # ---- parse --------------------------------------------------------------------------------
@@ -152,13 +146,13 @@ def test_already_collected(
 
 
 def test_collect_stores_days_then_skips_the_same_day_then_grows(store: Any) -> None:
-    router = _router()
+    router = mock_router(BASE)
     route = router.get(OVERALL.format("apache-airflow"), params={"mirrors": "false"})
     route.respond(200, json=_json("overall_apache-airflow.json"), headers={"ETag": '"v1"'})
     clock = FakeClock(at(RUN_AT))
     collector = PypistatsCollector(transport=mock_transport(router), clock=clock.monotonic)
 
-    store_all(store, run(collector, make_ctx(store, clock), [AIRFLOW]))
+    store_all(store, collect(collector, store, clock, [AIRFLOW]))
     first = _stored(store)
     assert len(first) == 10
     assert first[-1] == ("apache-airflow", date(2025, 3, 9), 611507)
@@ -166,7 +160,7 @@ def test_collect_stores_days_then_skips_the_same_day_then_grows(store: Any) -> N
 
     # same day again: yesterday is stored, no request at all
     collector = PypistatsCollector(transport=mock_transport(router), clock=clock.monotonic)
-    batch = only_batch(run(collector, make_ctx(store, clock), [AIRFLOW]))
+    batch = only_batch(collect(collector, store, clock, [AIRFLOW]))
     assert route.call_count == 1
     assert dict(batch.counters) == {"packages_fetched": 0, "packages_skipped_fresh": 1}
 
@@ -174,7 +168,7 @@ def test_collect_stores_days_then_skips_the_same_day_then_grows(store: Any) -> N
     route.respond(200, json=_json("overall_apache-airflow_next_day.json"), headers={"ETag": '"v2"'})
     clock = FakeClock(at("2025-03-11T08:00"))
     collector = PypistatsCollector(transport=mock_transport(router), clock=clock.monotonic)
-    store_all(store, run(collector, make_ctx(store, clock), [AIRFLOW]))
+    store_all(store, collect(collector, store, clock, [AIRFLOW]))
     assert route.call_count == 2
     assert route.calls.last.request.headers["If-None-Match"] == '"v1"'
     second = _stored(store)
@@ -188,7 +182,7 @@ def test_collect_stores_days_then_skips_the_same_day_then_grows(store: Any) -> N
 
 
 def test_not_modified_stores_nothing_and_counts_as_fetched(store: Any) -> None:
-    router = _router()
+    router = mock_router(BASE)
     route = router.get(OVERALL.format("apache-airflow"))
     route.respond(200, json=_json("overall_apache-airflow.json"), headers={"ETag": '"v1"'})
     clock = FakeClock(at(RUN_AT))
@@ -207,14 +201,14 @@ def test_not_modified_stores_nothing_and_counts_as_fetched(store: Any) -> None:
 
 def test_fetched_today_is_not_asked_again_even_without_yesterday(store: Any) -> None:
     """pypistats has not published yesterday yet: the package is asked once a day, not per run."""
-    router = _router()
+    router = mock_router(BASE)
     route = router.get(OVERALL.format("apache-airflow"))
     route.respond(200, json=_json("overall_apache-airflow.json"))
     # http_cache.updated_at is written with the real clock, so "today" is the real UTC date here
     clock = FakeClock(datetime.now(UTC))
     for _ in range(2):
         collector = PypistatsCollector(transport=mock_transport(router), clock=clock.monotonic)
-        store_all(store, run(collector, make_ctx(store, clock), [AIRFLOW]))
+        store_all(store, collect(collector, store, clock, [AIRFLOW]))
     assert route.call_count == 1
 
 
@@ -222,7 +216,7 @@ def test_throttle_spaces_requests_two_seconds_apart(store: Any) -> None:
     tool = Tool(
         id="dbt", name="dbt", skill="data-processing", pypi=("dbt-core", "dbt", "dbt_postgres")
     )
-    router = _router()
+    router = mock_router(BASE)
     for name in ("dbt-core", "dbt", "dbt-postgres"):
         router.get(OVERALL.format(name)).respond(200, json=_json("overall_empty.json"))
     clock = FakeClock(at(RUN_AT))
@@ -239,7 +233,7 @@ def test_throttle_spaces_requests_two_seconds_apart(store: Any) -> None:
 
 
 def test_429_with_html_body_waits_a_minute_then_stores(store: Any) -> None:
-    router = _router()
+    router = mock_router(BASE)
     html = fixture_text("pypistats", "429.html")
     router.get(OVERALL.format("apache-airflow")).mock(
         side_effect=[
@@ -259,7 +253,7 @@ def test_429_with_html_body_waits_a_minute_then_stores(store: Any) -> None:
 
 
 def test_persistent_429_stops_the_source_without_more_requests(store: Any) -> None:
-    router = _router()
+    router = mock_router(BASE)
     html = fixture_text("pypistats", "429.html")
     route = router.get(OVERALL.format("apache-airflow")).respond(
         429, text=html, headers={"Content-Type": "text/html"}
@@ -280,7 +274,7 @@ def test_unknown_package_fails_that_package_only(store: Any) -> None:
     tool = Tool(
         id="x", name="X", skill="orchestration", pypi=("apache-airflow", "no-such-package-xyz")
     )
-    router = _router()
+    router = mock_router(BASE)
     router.get(OVERALL.format("apache-airflow")).respond(
         200, json=_json("overall_apache-airflow.json")
     )
@@ -299,7 +293,7 @@ def test_unknown_package_fails_that_package_only(store: Any) -> None:
 
 
 def test_server_error_is_retried_by_the_transport(store: Any) -> None:
-    router = _router()
+    router = mock_router(BASE)
     router.get(OVERALL.format("apache-airflow")).mock(
         side_effect=[
             httpx.Response(503, text="<html>upstream</html>"),
@@ -312,7 +306,7 @@ def test_server_error_is_retried_by_the_transport(store: Any) -> None:
 
 
 def test_html_instead_of_json_is_a_one_line_error(store: Any) -> None:
-    router = _router()
+    router = mock_router(BASE)
     router.get(OVERALL.format("apache-airflow")).respond(200, text="<html>maintenance</html>")
     clock = FakeClock(at(RUN_AT))
     failure = only_failure(_collect(router, store, clock, [AIRFLOW]))
@@ -367,7 +361,7 @@ def test_cli_collects_pypistats_twice_without_duplicates(
 
 
 def test_a_retry_after_beyond_ten_minutes_gives_up_at_once(store: Any) -> None:
-    router = _router()
+    router = mock_router(BASE)
     route = router.get(OVERALL.format("apache-airflow")).respond(
         429, text=fixture_text("pypistats", "429.html"), headers={"Retry-After": "3600"}
     )
@@ -380,15 +374,42 @@ def test_a_retry_after_beyond_ten_minutes_gives_up_at_once(store: Any) -> None:
 
 def test_a_payload_that_does_not_parse_is_asked_again_next_run(store: Any) -> None:
     tool = Tool(id="x", name="X", skill="orchestration", pypi=("good-pkg", "bad-pkg"))
-    router = _router()
+    router = mock_router(BASE)
     good = router.get(OVERALL.format("good-pkg")).respond(200, json=_json("overall_empty.json"))
     bad = router.get(OVERALL.format("bad-pkg")).respond(200, json={"data": "oops"})
     # http_cache.updated_at is written with the real clock, so "today" is the real UTC date here
     clock = FakeClock(datetime.now(UTC))
     for _ in range(2):
         collector = PypistatsCollector(transport=mock_transport(router), clock=clock.monotonic)
-        batch = only_batch(run(collector, make_ctx(store, clock), [tool]))
+        batch = only_batch(collect(collector, store, clock, [tool]))
         assert len(batch.errors) == 1 and "bad field 'data'" in batch.errors[0]
         store.write_batch(batch)
     assert good.call_count == 1  # fetched today: skipped on the second run
     assert bad.call_count == 2  # never marked as fetched
+
+
+# ---- property tests: any input parses or raises a TrackerError ----------------------------------
+
+pypistats_rows = st.fixed_dictionaries(
+    {},
+    optional={
+        "category": st.sampled_from(["without_mirrors", "with_mirrors", ""]) | json_values,
+        "date": days,
+        "downloads": ints | json_values,
+    },
+)
+pypistats_payloads = st.fixed_dictionaries(
+    {"data": st.lists(pypistats_rows | json_values, max_size=6) | json_values},
+    optional={"package": json_values, "type": json_values},
+)
+
+
+@FAST
+@given(st.one_of(json_values, pypistats_payloads))
+def test_pypistats_payload_gives_records_or_tracker_error(payload: object) -> None:
+    out = parse_outcome(
+        lambda: pypistats.parse_overall(payload, tool_id="t", package="p", url=ANY_URL)
+    )
+    if isinstance(out, list):
+        assert all(isinstance(r, DownloadRecord) and r.downloads >= 0 for r in out)
+        assert len({r.day for r in out}) == len(out)

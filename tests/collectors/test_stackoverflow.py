@@ -12,8 +12,10 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from hypothesis import given
+from hypothesis import strategies as st
 
-from tests.collectors._demand_support import tool
+from tests.collectors._demand_support import stored_demand, tool
 from tests.collectors._downloads_support import (
     FIXTURES,
     FakeClock,
@@ -21,10 +23,11 @@ from tests.collectors._downloads_support import (
     fixture_text,
     make_ctx,
     mock_transport,
-    rows,
     run,
     store_all,
 )
+from tests.strategies import ANY_URL, FAST, ints, json_values, parse_outcome
+from tracker.collectors import stackoverflow
 from tracker.collectors._demand import add_months, iter_months
 from tracker.collectors.base import CollectContext
 from tracker.collectors.stackoverflow import (
@@ -37,7 +40,7 @@ from tracker.collectors.stackoverflow import (
     throttle_wait,
 )
 from tracker.config import load_settings
-from tracker.errors import ParseError
+from tracker.errors import ParseError, TrackerError
 from tracker.records import DemandRecord, ToolBatch, ToolFailure
 
 BASE = "https://stackexchange.test"
@@ -100,7 +103,8 @@ class SeUpstream:
 
 
 def _ctx(store: Any, clock: FakeClock, key: str | None = None) -> CollectContext:
-    ctx = make_ctx(store, clock)
+    """A context whose plan is read now (the source's months, totals and runs: not per tool)."""
+    ctx = make_ctx(store, clock, "stackoverflow", [AIRFLOW, DAGSTER, PREFECT])
     if key:
         from dataclasses import replace
 
@@ -109,11 +113,7 @@ def _ctx(store: Any, clock: FakeClock, key: str | None = None) -> CollectContext
 
 
 def _stored(store: Any) -> list[tuple[Any, ...]]:
-    return rows(
-        store,
-        "SELECT tool_id, month, mentions, total FROM demand_monthly"
-        " WHERE source = 'stackoverflow' ORDER BY tool_id, month",
-    )
+    return stored_demand(store, "stackoverflow")
 
 
 def _expected(tools: list[Any], months: list[date]) -> list[tuple[Any, ...]]:
@@ -470,3 +470,36 @@ def test_absurd_backoff_values_do_not_crash(store: Any, backoff: float) -> None:
     [outcome] = run(upstream.collector(), _ctx(store, FakeClock(at("2015-02-10T06:00"))), [DAGSTER])
     # infinite: ignored; huge: capped at a week, too long to wait: the run ends cleanly
     assert isinstance(outcome, (ToolBatch, ToolFailure))
+
+
+# ---- property tests: any input parses or raises a TrackerError ----------------------------------
+
+
+@FAST
+@given(
+    st.one_of(
+        json_values,
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "total": ints | json_values,
+                "backoff": ints | st.floats() | json_values,
+                "quota_remaining": ints | json_values,
+                "quota_max": ints | json_values,
+                "error_id": ints | json_values,
+                "error_name": st.sampled_from(["throttle_violation", "bad_parameter"])
+                | json_values,
+                "error_message": st.text(max_size=80) | json_values,
+            },
+        ),
+    )
+)
+def test_stackexchange_answer_parsers_never_crash(payload: Any) -> None:
+
+    result = parse_outcome(lambda: stackoverflow.parse_answer(payload, url=ANY_URL))
+    if not isinstance(result, TrackerError):
+        assert result.total >= 0
+        assert result.backoff is None or result.backoff >= 0
+    error = stackoverflow.parse_error(payload)
+    if error is not None:
+        stackoverflow.throttle_wait(error.message)

@@ -15,20 +15,10 @@ from typing import IO, Any
 
 import pytest
 
-from tests.e2e.fake_upstream import FakeUpstream, PypiVersion
+from fakes import FakeUpstream, PypiVersion
 
 # A row of `releases` as the tests compare it.
 ReleaseRow = tuple[str, str, str, datetime | None, bool, bool, bool]
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeUpstream]:
-    """Every upstream on 127.0.0.1 (random ports), stopped (and blocked requests released) after."""
-    upstream = FakeUpstream().start()
-    try:
-        yield upstream
-    finally:
-        upstream.stop()
 
 
 @pytest.fixture

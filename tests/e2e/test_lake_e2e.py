@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from fakes import FakeUpstream
 from tests.backends import backend_params
 from tests.e2e.conftest import (
     Spawned,
@@ -21,7 +22,6 @@ from tests.e2e.conftest import (
     serve_catalog,
     stored_releases,
 )
-from tests.e2e.fake_upstream import FakeUpstream
 from tests.e2e.test_scenarios_demand import TOOL_ARGS as DEMAND_TOOL_ARGS
 from tests.e2e.test_scenarios_demand import TOOLS as DEMAND_TOOLS
 from tests.e2e.test_scenarios_demand import (

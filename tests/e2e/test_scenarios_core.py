@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from fakes import FakeUpstream, Fault, PypiVersion, at
 from tests.e2e.conftest import (
     Spawned,
     catalog_pypi_tools,
@@ -29,7 +30,6 @@ from tests.e2e.conftest import (
     synthetic_versions,
     tool_args,
 )
-from tests.e2e.fake_upstream import FakeUpstream, Fault, PypiVersion, at
 from tracker.catalog import load_catalog
 
 pytestmark = pytest.mark.slow
@@ -71,9 +71,9 @@ def test_transient_faults_are_retried_and_data_is_exact(
         "sacred": [Fault.error(500, "Internal Server Error")],
         "dvc": [Fault.html_error(502), Fault.html_error(503)],  # two in a row
         "mlflow": [Fault.error(429, "Too Many Requests", headers={"Retry-After": "1"})],
-        "kedro": [Fault.reset()],
-        "dagster": [Fault.truncate()],
-        "prefect": [Fault.reset(), Fault.truncate()],
+        "kedro": [Fault("reset")],
+        "dagster": [Fault("truncate")],
+        "prefect": [Fault("reset"), Fault("truncate")],
     }
     for package, queue in faults.items():
         for fault in queue:
@@ -101,7 +101,7 @@ def test_transient_faults_are_retried_and_data_is_exact(
 def test_complete_200_with_cut_json_is_retried(fake: FakeUpstream, e2e_env: dict[str, str]) -> None:
     tools = {"sacred": ("sacred",)}
     serve_catalog(fake, tools)
-    fake.faults.add(r"^/pypi/sacred/json$", Fault.cut_json(), source="pypi")
+    fake.faults.add(r"^/pypi/sacred/json$", Fault("cut_json"), source="pypi")
     done = run_tracker(["collect", "--source", "pypi", "--tool", "sacred"], e2e_env)
     assert done.returncode == 0, done.stderr
     assert stored_releases(_db(e2e_env)) == expected_releases(fake, tools)
@@ -165,13 +165,18 @@ def test_one_project_permanently_down(fake: FakeUpstream, e2e_env: dict[str, str
     ]
 
 
+def _first_run(fake: FakeUpstream, env: dict[str, str]) -> Path:
+    """Serve the ORDERED tools and collect them once (exit 0); return the DB."""
+    serve_catalog(fake, ORDERED)
+    first = run_tracker(["collect", "--source", "pypi", *TOOL_ARGS], env)
+    assert first.returncode == 0, first.stderr
+    return _db(env)
+
+
 def test_whole_source_unreachable_keeps_stored_data(
     fake: FakeUpstream, e2e_env: dict[str, str]
 ) -> None:
-    serve_catalog(fake, ORDERED)
-    first = run_tracker(["collect", "--source", "pypi", *TOOL_ARGS], e2e_env)
-    assert first.returncode == 0, first.stderr
-    db = _db(e2e_env)
+    db = _first_run(fake, e2e_env)
     before = stored_releases(db)
     fake.take_offline("pypi")  # connection refused from now on
 
@@ -197,7 +202,7 @@ def _start_blocked_run(
     fake: FakeUpstream, env: dict[str, str], spawn: SpawnFn
 ) -> tuple[Spawned, Fault]:
     serve_catalog(fake, ORDERED)
-    gate = fake.faults.add(r"^/pypi/mlflow/json$", Fault.block(), source="pypi")
+    gate = fake.faults.add(r"^/pypi/mlflow/json$", Fault("block"), source="pypi")
     proc = spawn(["--log-level", "info", "collect", "--source", "pypi", *TOOL_ARGS], env)
     assert gate.arrived.wait(60), proc.stderr
     proc.wait_for_stderr(lambda err: _stored_lines(err) == {"sacred", "dvc"})
@@ -275,7 +280,7 @@ def test_second_collect_is_refused_or_waits(
     fake: FakeUpstream, e2e_env: dict[str, str], spawn: SpawnFn
 ) -> None:
     serve_catalog(fake, ORDERED)
-    gate = fake.faults.add(r"^/pypi/sacred/json$", Fault.block(), source="pypi")
+    gate = fake.faults.add(r"^/pypi/sacred/json$", Fault("block"), source="pypi")
     first = spawn(["collect", "--source", "pypi", *TOOL_ARGS], e2e_env)
     assert gate.arrived.wait(60), first.stderr  # the first holds the writer lock
 
@@ -434,10 +439,7 @@ def test_bad_catalog_names_line_and_field(
 def test_sql_in_tool_flag_is_a_usage_error_and_tables_stay(
     fake: FakeUpstream, e2e_env: dict[str, str]
 ) -> None:
-    serve_catalog(fake, ORDERED)
-    first = run_tracker(["collect", "--source", "pypi", *TOOL_ARGS], e2e_env)
-    assert first.returncode == 0, first.stderr
-    db = _db(e2e_env)
+    db = _first_run(fake, e2e_env)
     digest = sha256(db)
     tables = query(db, "SELECT table_name FROM information_schema.tables ORDER BY 1")
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from fakes import FakeUpstream, HnStory
 from tests.e2e.conftest import query, run_tracker
-from tests.e2e.fake_upstream import FakeUpstream, HnStory
 
 pytestmark = pytest.mark.slow
 

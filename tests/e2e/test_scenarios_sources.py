@@ -20,6 +20,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
+from fakes import FakeUpstream, Fault, GhRelease, GhRepo, StarWeek, at
 from tests.e2e.conftest import (
     Spawned,
     expected_releases,
@@ -28,7 +29,6 @@ from tests.e2e.conftest import (
     serve_catalog,
     stored_releases,
 )
-from tests.e2e.fake_upstream import FakeUpstream, Fault, GhRelease, GhRepo, StarWeek, at
 
 pytestmark = pytest.mark.slow
 
@@ -233,25 +233,25 @@ def test_github_transient_faults_are_retried_and_rows_are_exact(
     hist = "/stargazers/history"
     faults = [
         (rf"^/repos/IDSIA/sacred{hist}$", Fault.error(500, {"message": "Server Error"})),
-        (rf"^/repos/IDSIA/sacred{hist}\?.*page=2", Fault.truncate()),
+        (rf"^/repos/IDSIA/sacred{hist}\?.*page=2", Fault("truncate")),
         (
             rf"^/repos/treeverse/dvc{hist}$",
             Fault.error(429, {"message": "Too Many Requests"}, headers={"Retry-After": "1"}),
         ),
         (rf"^/repos/mlflow/mlflow{hist}$", Fault.secondary_rate_limit(retry_after=1)),
-        (rf"^/repos/kedro-org/kedro{hist}$", Fault.reset()),
+        (rf"^/repos/kedro-org/kedro{hist}$", Fault("reset")),
     ]
     if mode == "rest":
         faults += [
             (r"^/repos/treeverse/dvc$", Fault.html_error(502)),
-            (r"^/repos/mlflow/mlflow/releases$", Fault.reset()),
-            (r"^/repos/kedro-org/kedro$", Fault.cut_json()),
+            (r"^/repos/mlflow/mlflow/releases$", Fault("reset")),
+            (r"^/repos/kedro-org/kedro$", Fault("cut_json")),
         ]
     else:
         faults += [
             (r"^/graphql$", Fault.html_error(502)),
-            (r"^/graphql$", Fault.reset()),
-            (r"^/graphql$", Fault.cut_json()),
+            (r"^/graphql$", Fault("reset")),
+            (r"^/graphql$", Fault("cut_json")),
         ]
     for pattern, fault in faults:
         fake.faults.add(pattern, fault, source="github")
@@ -462,7 +462,7 @@ def test_sigkill_during_github_leaves_each_tool_all_or_nothing(
     repos = serve_github(fake, tools)
     # mlflow's last request: its snapshot and releases are read, held in memory, not stored
     gate = fake.faults.add(
-        r"^/repos/mlflow/mlflow/stargazers/history$", Fault.block(), source="github"
+        r"^/repos/mlflow/mlflow/stargazers/history$", Fault("block"), source="github"
     )
     proc = spawn(["--log-level", "info", "collect", "-s", "github", *_tool_args(tools)], e2e_env)
     assert gate.arrived.wait(60), proc.stderr
@@ -819,7 +819,7 @@ def test_hostile_github_text_is_stored_intact_and_rendered_inert(
 
 
 def _assert_no_dialog(index: Path, tmp_path: Path) -> None:
-    from tests.reports.test_browser import CHROMIUM_ARGS
+    from tests.reports.test_html_out import CHROMIUM_ARGS
 
     sync_api = pytest.importorskip("playwright.sync_api")
     dialogs: list[str] = []
@@ -903,7 +903,7 @@ def test_github_token_never_leaks_across_all_five_sources(
     ]
 
 
-# ---- parser crashes seen end to end (tracker bugs, see test_properties_parsers.py) ---------
+# ---- parser crashes seen end to end (tracker bugs, see each parser's property tests) ---------
 
 
 def test_hostile_star_history_page_fails_only_that_tool(

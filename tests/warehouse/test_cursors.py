@@ -78,29 +78,96 @@ def _fill(store: Any) -> None:
     )
 
 
+JAN, FEB = date(2026, 1, 1), date(2026, 2, 1)
+
+
 @pytest.mark.parametrize("source", ["pypistats", "github", "hn"])
-def test_plan_gives_the_same_cursors_as_the_stored_rows(store: Any, source: str) -> None:
+def test_plan_gives_the_cursors_of_the_stored_rows(store: Any, source: str) -> None:
     _fill(store)
     plan = read_plan(store.con, source, ["airflow", "dagster"], NOW)
-    tools = ("airflow", "dagster")
-    for tool in tools:
-        assert plan.last_download_day(tool, "apache-airflow", source) == store.last_download_day(
-            tool, "apache-airflow", source
-        )
-        assert plan.last_star_week(tool, source) == store.last_star_week(tool, source)
-        assert plan.last_release_at(tool, source) == store.last_release_at(tool, source)
-        assert plan.latest_snapshot_record(tool) == store.latest_snapshot_record(tool)
-        since = NOW - timedelta(days=14)
-        assert plan.recent_snapshots(tool, since) == store.recent_snapshots(tool, since)
-    url = "https://x.test/a"
-    assert plan.http_validators(url) == store.http_validators(url) == ('"e1"', None)
-    assert plan.http_fetched_at(url) == store.http_fetched_at(url)
-    assert plan.http_validators("https://x.test/none") == (None, None)
-    assert plan.demand_months(source) == store.demand_months(source)
-    assert plan.demand_totals(source) == store.demand_totals(source)
-    assert plan.requests_since(source, NOW - timedelta(hours=12)) == store.requests_since(
-        source, NOW - timedelta(hours=12)
+    own = {  # what only this source's rows give
+        "pypistats": {"day": date(2026, 3, 10)},
+        "github": {"week": date(2026, 3, 1), "release": NOW - timedelta(days=3)},
+        "hn": {"months": {"airflow": frozenset({JAN, FEB})}, "totals": {JAN: 400, FEB: 410}},
+    }[source]
+    assert plan.last_download_day("airflow", "apache-airflow", source) == own.get("day")
+    assert plan.last_star_week("airflow", source) == own.get("week")
+    assert plan.last_release_at("airflow", source) == own.get("release")
+    assert plan.demand_months(source) == own.get("months", {})
+    assert plan.demand_totals(source) == own.get("totals", {})
+    for cursor in (plan.last_star_week, plan.last_release_at):
+        assert cursor("dagster", source) is None
+    assert plan.last_download_day("dagster", "apache-airflow", source) is None
+    # snapshots and the HTTP cache are not per source
+    assert plan.latest_snapshot_record("airflow") == _snap("airflow", NOW - timedelta(days=1), 160)
+    assert plan.latest_snapshot_record("dagster") == _snap("dagster", NOW - timedelta(days=90), 7)
+    since = NOW - timedelta(days=14)
+    assert plan.recent_snapshots("airflow", since) == (
+        _snap("airflow", NOW - timedelta(days=6), 150),
+        _snap("airflow", NOW - timedelta(days=1), 160),
     )
+    assert plan.recent_snapshots("dagster", since) == ()
+    url = "https://x.test/a"
+    assert plan.http_validators(url) == ('"e1"', None)
+    assert plan.http_fetched_at(url) == (NOW - timedelta(hours=2)).replace(tzinfo=None)
+    assert plan.http_validators("https://x.test/none") == (None, None)
+    assert plan.http_fetched_at("https://x.test/none") is None
+    assert plan.requests_since(source, NOW - timedelta(hours=12)) == 0  # no run logged
+
+
+def _demand(tool: str, source: str, month: date, mentions: int, total: int) -> DemandRecord:
+    return DemandRecord(tool, source, month, mentions, total)
+
+
+def test_demand_cursors_come_from_the_stored_rows_of_the_plans_source(store: Any) -> None:
+    store.write_batch(
+        ToolBatch(
+            "airflow",
+            demand=(
+                _demand("airflow", "stackoverflow", JAN, 5, 50_000),
+                _demand("airflow", "stackoverflow", FEB, 6, 48_000),
+            ),
+        )
+    )
+    store.write_batch(
+        ToolBatch("dagster", demand=(_demand("dagster", "stackoverflow", FEB, 1, 48_000),))
+    )
+    store.write_batch(ToolBatch("dagster", demand=(_demand("dagster", "hn", FEB, 1, 300),)))
+
+    def plan(source: str) -> SourcePlan:
+        return read_plan(store.con, source, ["airflow", "dagster"], NOW)
+
+    assert plan("stackoverflow").demand_months("stackoverflow") == {
+        "airflow": frozenset({JAN, FEB}),
+        "dagster": frozenset({FEB}),
+    }
+    assert plan("hn").demand_months("hn") == {"dagster": frozenset({FEB})}
+    assert plan("stackoverflow").demand_totals("stackoverflow") == {JAN: 50_000, FEB: 48_000}
+    assert plan("nothing").demand_months("nothing") == {}
+
+
+def test_requests_since_sums_the_runs_of_the_plans_source(store: Any) -> None:
+    clock = [datetime(2026, 3, 1, 23, 0, tzinfo=UTC)]
+    store.clock = lambda: clock[0]
+    yesterday = store.start_run("stackoverflow")
+    store.finish_run(
+        yesterday, status="partial", tools_ok=0, tools_failed=1, requests=250, rows_written=0
+    )
+    clock[0] = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+    for requests, source in ((40, "stackoverflow"), (7, "hn"), (12, "stackoverflow")):
+        run = store.start_run(source)
+        store.finish_run(
+            run, status="ok", tools_ok=1, tools_failed=0, requests=requests, rows_written=1
+        )
+    midnight = datetime(2026, 3, 2, tzinfo=UTC)
+
+    def requests_since(source: str, since: datetime) -> int:
+        return read_plan(store.con, source, [], clock[0]).requests_since(source, since)
+
+    assert requests_since("stackoverflow", midnight) == 52
+    assert requests_since("stackoverflow", midnight.replace(day=1)) == 302
+    assert requests_since("hn", midnight) == 7
+    assert requests_since("github", midnight) == 0
 
 
 def test_plan_reads_only_its_tools_and_source_and_is_immutable(store: Any) -> None:

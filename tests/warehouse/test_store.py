@@ -15,6 +15,7 @@ from tracker.records import (
     StarWeekRecord,
     ToolBatch,
 )
+from tracker.warehouse.cursors import read_plan
 
 
 def _rel(version: str, when: datetime | None = datetime(2024, 1, 1, tzinfo=UTC)) -> ReleaseRecord:
@@ -63,7 +64,8 @@ def test_downloads_overwrite_a_day(store: Any) -> None:
     assert store.con.execute("SELECT source, downloads FROM downloads_preferred").fetchall() == [
         ("clickpy", 15)
     ]
-    assert store.last_download_day("airflow", "apache-airflow", "pypistats") == day
+    plan = read_plan(store.con, "pypistats", ["airflow"], datetime(2025, 3, 2, tzinfo=UTC))
+    assert plan.last_download_day("airflow", "apache-airflow", "pypistats") == day
 
 
 def test_snapshot_star_rows_never_replace_exact_ones(store: Any) -> None:
@@ -90,7 +92,8 @@ def test_snapshot_star_rows_never_replace_exact_ones(store: Any) -> None:
     assert store.con.execute("SELECT stars_added, source FROM star_history").fetchall() == [
         (41, "github")
     ]
-    assert store.last_star_week("airflow") == week
+    plan = read_plan(store.con, "github", ["airflow"], datetime(2025, 3, 9, tzinfo=UTC))
+    assert plan.last_star_week("airflow") == week
 
 
 def test_failed_batch_leaves_nothing(store: Any) -> None:
@@ -271,50 +274,6 @@ def test_demand_upsert_replaces_a_month_and_never_duplicates(store: Any) -> None
         ("hn", feb, 2, 410),
         ("stackoverflow", jan, 120, 50_000),
     ]
-
-
-def test_demand_cursors_come_from_stored_rows(store: Any) -> None:
-    jan, feb = date(2025, 1, 1), date(2025, 2, 1)
-    store.write_batch(
-        ToolBatch(
-            "airflow",
-            demand=(
-                _demand("airflow", "stackoverflow", jan, 5, 50_000),
-                _demand("airflow", "stackoverflow", feb, 6, 48_000),
-            ),
-        )
-    )
-    store.write_batch(
-        ToolBatch("dagster", demand=(_demand("dagster", "stackoverflow", feb, 1, 48_000),))
-    )
-    store.write_batch(ToolBatch("dagster", demand=(_demand("dagster", "hn", feb, 1, 300),)))
-    assert store.demand_months("stackoverflow") == {
-        "airflow": frozenset({jan, feb}),
-        "dagster": frozenset({feb}),
-    }
-    assert store.demand_months("hn") == {"dagster": frozenset({feb})}
-    assert store.demand_totals("stackoverflow") == {jan: 50_000, feb: 48_000}
-    assert store.demand_months("nothing") == {}
-
-
-def test_requests_since_sums_the_runs_of_a_source(store: Any) -> None:
-    clock = [datetime(2026, 3, 1, 23, 0, tzinfo=UTC)]
-    store.clock = lambda: clock[0]
-    yesterday = store.start_run("stackoverflow")
-    store.finish_run(
-        yesterday, status="partial", tools_ok=0, tools_failed=1, requests=250, rows_written=0
-    )
-    clock[0] = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
-    for requests, source in ((40, "stackoverflow"), (7, "hn"), (12, "stackoverflow")):
-        run = store.start_run(source)
-        store.finish_run(
-            run, status="ok", tools_ok=1, tools_failed=0, requests=requests, rows_written=1
-        )
-    midnight = datetime(2026, 3, 2, tzinfo=UTC)
-    assert store.requests_since("stackoverflow", midnight) == 52
-    assert store.requests_since("stackoverflow", midnight.replace(day=1)) == 302
-    assert store.requests_since("hn", midnight) == 7
-    assert store.requests_since("github", midnight) == 0
 
 
 def test_monthly_metrics_has_demand_columns_and_keeps_the_others(store: Any) -> None:

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs
 import httpx
 import respx
 
-from tests.e2e.fake_upstream import (
+from fakes import (
     Budget,
     Fault,
     GhRelease,
@@ -34,6 +34,7 @@ from tracker.collectors.base import CollectContext
 from tracker.collectors.github import GithubCollector
 from tracker.config import Settings
 from tracker.records import ToolBatch, ToolOutcome
+from tracker.warehouse.cursors import read_plan
 
 FIX = Path(__file__).parents[2] / "fixtures" / "github"
 ORIGIN = "https://github.test"
@@ -220,7 +221,7 @@ def run(
     )
     ctx = CollectContext(
         settings=settings,
-        state=store,
+        state=read_plan(store.con, "github", [t.id for t in tools], now),
         sleep=(sleeps if sleeps is not None else []).append,
         now=lambda: now,
     )

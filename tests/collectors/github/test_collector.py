@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from fakes import Budget, Fault, StarWeek
 from tests.collectors.github._support import (
     AIRFLOW,
     DAGSTER,
@@ -21,7 +22,6 @@ from tests.collectors.github._support import (
     rows,
     run,
 )
-from tests.e2e.fake_upstream import Budget, Fault, StarWeek
 from tracker.catalog import Tool
 from tracker.config import Settings
 from tracker.records import ToolBatch, ToolFailure

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
+from fakes import Budget, Fault
 from tests.collectors.github._support import (
     AIRFLOW,
     DAGSTER,
@@ -20,7 +21,6 @@ from tests.collectors.github._support import (
     run,
     star_weeks,
 )
-from tests.e2e.fake_upstream import Budget, Fault
 from tracker.records import ToolBatch, ToolFailure
 
 
@@ -99,9 +99,9 @@ def test_5xx_every_time_fails_the_tool_with_one_line(store: Any, gh: RespxGitHub
 def test_truncated_and_cut_bodies_are_retried(store: Any, gh: RespxGitHub) -> None:
     repo = airflow(gh)
     pages = -(-len(repo.star_weeks) // 30)
-    gh.fail(HISTORY, Fault.truncate())
-    gh.fail(r"/releases", Fault.cut_json())
-    gh.fail(r"/repos/apache/airflow$", Fault.reset())
+    gh.fail(HISTORY, Fault("truncate"))
+    gh.fail(r"/releases", Fault("cut_json"))
+    gh.fail(r"/repos/apache/airflow$", Fault("reset"))
     outcomes, requests = run(store, gh, [AIRFLOW])
     assert clean(outcomes[0])
     assert rows(store, "SELECT count(*) FROM releases") == [(2,)]

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from fakes import Fault, GhRelease, GhRepo, at
 from tests.collectors.github._support import (
     AIRFLOW,
     EAST,
@@ -22,7 +23,6 @@ from tests.collectors.github._support import (
     rows,
     run,
 )
-from tests.e2e.fake_upstream import Fault, GhRelease, GhRepo, at
 from tracker.records import ToolBatch
 
 # ---- star-history fallback -------------------------------------------------------------------

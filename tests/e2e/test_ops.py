@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,31 +12,11 @@ import pytest
 from typer.testing import CliRunner
 
 from tracker.cli import app
+from tracker.collectors.base import SOURCES
 from tracker.logging_setup import JsonFormatter, LogfmtFormatter, RunContextFilter
 
-ONLY_PYPI = """
-[sources.github]
-enabled = false
-[sources.pypistats]
-enabled = false
-[sources.clickpy]
-enabled = false
-[sources.apache]
-enabled = false
-[sources.hn]
-enabled = false
-[sources.stackoverflow]
-enabled = false
-"""
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+# tracker.toml with every source but pypi disabled
+ONLY_PYPI = "".join(f"[sources.{s}]\nenabled = false\n" for s in SOURCES if s != "pypi")
 
 
 def _db_with_run(db_path: Path, source: str, status: str, finished_ago: timedelta | None) -> None:

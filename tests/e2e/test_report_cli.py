@@ -1,12 +1,23 @@
+"""`tracker report` through the CLI on synthetic warehouses: files, missing data, labels, lock."""
+
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
+from tests.reports.conftest import build_landscape
 from tests.reports.synth import Synth
 from tracker.cli import app
+
+
+@pytest.fixture
+def landscape_db(tmp_path: Path) -> Path:
+    db = tmp_path / "landscape.duckdb"
+    build_landscape(db)
+    return db
 
 
 def test_report_on_the_landscape(landscape_db: Path, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 import httpx
 import pytest
 
-from tests.e2e.fake_upstream import (
+from fakes import (
     FakeUpstream,
     Fault,
     GhRelease,
@@ -44,15 +44,17 @@ def test_binds_loopback_only(fake: FakeUpstream) -> None:
 # ---- PyPI ------------------------------------------------------------------------------------
 
 
+def _awkward() -> list[PypiVersion]:
+    """Three versions: two files (one earlier than the other), one yanked file, no file."""
+    return [
+        PypiVersion("1.0", at("2020-01-02T03:04:05.123456Z")),
+        PypiVersion("1.1", at("2020-02-02T00:00:00Z"), yanked=True, files=1),
+        PypiVersion("2.0", None, files=0),
+    ]
+
+
 def test_pypi_payload_shape_etag_and_404(fake: FakeUpstream) -> None:
-    fake.pypi.add_project(
-        "Awkward_Pkg",
-        [
-            PypiVersion("1.0", at("2020-01-02T03:04:05.123456Z")),
-            PypiVersion("1.1", at("2020-02-02T00:00:00Z"), yanked=True, files=1),
-            PypiVersion("2.0", None, files=0),
-        ],
-    )
+    fake.pypi.add_project("Awkward_Pkg", _awkward())
     with _client(fake, "pypi") as c:
         r = c.get("/pypi/awkward-pkg/json")
         assert r.status_code == 200
@@ -74,15 +76,7 @@ def test_pypi_payload_shape_etag_and_404(fake: FakeUpstream) -> None:
 
 
 def test_pypi_simple_api_json_and_a_json_api_without_releases(fake: FakeUpstream) -> None:
-    fake.pypi.add_project(
-        "Awkward_Pkg",
-        [
-            PypiVersion("1.0", at("2020-01-02T03:04:05.123456Z")),
-            PypiVersion("1.1", at("2020-02-02T00:00:00Z"), yanked=True, files=1),
-            PypiVersion("2.0", None, files=0),
-            PypiVersion("3.0", None, files=1),
-        ],
-    )
+    fake.pypi.add_project("Awkward_Pkg", [*_awkward(), PypiVersion("3.0", None, files=1)])
     fake.pypi.releases_key = False
     accept = {"Accept": "application/vnd.pypi.simple.v1+json"}
     with _client(fake, "pypi") as c:
@@ -409,9 +403,9 @@ def test_faults_are_consumed_in_order_and_scoped(fake: FakeUpstream) -> None:
 
 def test_fault_reset_truncate_and_cut_json(fake: FakeUpstream) -> None:
     fake.pypi.add_project("a", [PypiVersion("1.0", at("2020-01-01T00:00:00Z"))])
-    fake.faults.add("/pypi/a/json", Fault.reset())
-    fake.faults.add("/pypi/a/json", Fault.truncate())
-    fake.faults.add("/pypi/a/json", Fault.cut_json())
+    fake.faults.add("/pypi/a/json", Fault("reset"))
+    fake.faults.add("/pypi/a/json", Fault("truncate"))
+    fake.faults.add("/pypi/a/json", Fault("cut_json"))
     with _client(fake, "pypi") as c:
         with pytest.raises((httpx.ReadError, httpx.RemoteProtocolError)):
             c.get("/pypi/a/json")
@@ -426,7 +420,7 @@ def test_fault_reset_truncate_and_cut_json(fake: FakeUpstream) -> None:
 
 def test_fault_block_waits_for_release(fake: FakeUpstream) -> None:
     fake.pypi.add_project("a", [PypiVersion("1.0", at("2020-01-01T00:00:00Z"))])
-    gate = fake.faults.add("/pypi/a/json", Fault.block())
+    gate = fake.faults.add("/pypi/a/json", Fault("block"))
     result: list[int] = []
 
     def get() -> None:

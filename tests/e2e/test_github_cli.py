@@ -12,8 +12,8 @@ import pytest
 import respx
 from typer.testing import CliRunner
 
+from fakes import GhRelease, GhRepo, at
 from tests.collectors.github._support import API_URL, RespxGitHub, add_repo, headers_of
-from tests.e2e.fake_upstream import GhRelease, GhRepo, at
 from tracker.cli import app
 
 TOKEN = "ghp_CLIsecretTOKEN0987654321"

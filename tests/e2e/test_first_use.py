@@ -9,17 +9,16 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import typer
 from typer.testing import CliRunner
 
+from fakes import FakeUpstream, PypiVersion, at
 from tracker.catalog import Tool, load_catalog
 from tracker.cli import app
-
-FIX = Path(__file__).parent / "fixtures" / "pypi"
+from tracker.collectors.base import SOURCES
 
 
 def _run(*args: str) -> tuple[int, str, str]:
@@ -131,51 +130,18 @@ def test_quiet_prints_one_line_per_failed_source(db_path: Path) -> None:
     code, out, err = _run("collect", "--quiet", "--db", str(db_path), "-t", "airflow")
     assert code == 1 and out == ""
     lines = err.splitlines()
-    assert [line.split(":")[0] for line in lines] == [
-        "github",
-        "pypi",
-        "pypistats",
-        "clickpy",
-        "apache",
-        "hn",
-        "stackoverflow",
-    ], err
+    assert [line.split(":")[0] for line in lines] == list(SOURCES), err
     assert all(": failed, " in line for line in lines)
-
-
-class _Pypi:
-    """Loopback PyPI (a real socket, so httpx and httpcore log what they do)."""
-
-    def __init__(self) -> None:
-        body = (FIX / "sacred.json").read_bytes()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
 def loopback_pypi(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    server = _Pypi()
-    monkeypatch.setenv("TRACKER_PYPI_URL", server.url)
-    monkeypatch.setenv("NO_PROXY", "*")
-    yield server.url
-    server.close()
+    """The fake PyPI on a real socket (so httpx and httpcore log what they do), serving sacred."""
+    with FakeUpstream() as fake:
+        fake.pypi.add_project("sacred", [PypiVersion("0.8.7", at("2024-11-26T07:16:52Z"))])
+        monkeypatch.setenv("TRACKER_PYPI_URL", fake.url("pypi"))
+        monkeypatch.setenv("NO_PROXY", "*")
+        yield fake.url("pypi")
 
 
 def test_debug_logs_one_line_per_request_not_the_http_libraries(

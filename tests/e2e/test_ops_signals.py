@@ -193,25 +193,25 @@ def _check_db(db_path: Path) -> tuple[dict[str, int], list[tuple[Any, ...]]]:
     return counts, runs
 
 
-def test_sigterm_mid_collect_keeps_finished_tools_only(tmp_path: Path, pypi: SlowPypi) -> None:
+def _collect_then_signal(
+    tmp_path: Path, pypi: SlowPypi, signum: signal.Signals
+) -> tuple[Path, Proc, dict[str, Any]]:
+    """Collect dagster, prefect and luigi from the gated PyPI; once dagster is stored, send
+    ``signum`` and wait until the run says it finishes the current tool. Returns the db, the
+    process and dagster's "tool stored" line."""
     db = tmp_path / "t.duckdb"
     tools = ["dagster", "prefect", "luigi"]
-    proc = Proc(
-        [
-            "collect",
-            "--source",
-            "pypi",
-            *(a for t in tools for a in ("--tool", t)),
-            "--db",
-            str(db),
-        ],
-        tmp_path,
-        pypi.url,
-    )
+    args = ["collect", "--source", "pypi", *(a for t in tools for a in ("--tool", t))]
+    proc = Proc([*args, "--db", str(db)], tmp_path, pypi.url)
     pypi.gate("dagster").set()
     stored = proc.wait_for("tool stored", tool_id="dagster")
-    proc.proc.send_signal(signal.SIGTERM)
+    proc.proc.send_signal(signum)
     proc.wait_for("stop requested by signal; finishing the current tool")
+    return db, proc, stored
+
+
+def test_sigterm_mid_collect_keeps_finished_tools_only(tmp_path: Path, pypi: SlowPypi) -> None:
+    db, proc, stored = _collect_then_signal(tmp_path, pypi, signal.SIGTERM)
     pypi.release_all.set()  # the requests in flight may now answer
     code, out = proc.finish()
     assert code == 1, out  # interrupted: exit 1 (some tools not collected)
@@ -267,24 +267,7 @@ def test_second_sigint_stops_at_once_with_one_line_and_marks_the_run(
     """Ctrl-C twice: the second press ends the process while requests are still held by the
     fake PyPI (so it cannot have waited for them), prints one line and no traceback, exits 130,
     and the run is already `interrupted` in the DB (not left `running`)."""
-    db = tmp_path / "t.duckdb"
-    tools = ["dagster", "prefect", "luigi"]
-    proc = Proc(
-        [
-            "collect",
-            "--source",
-            "pypi",
-            *(a for t in tools for a in ("--tool", t)),
-            "--db",
-            str(db),
-        ],
-        tmp_path,
-        pypi.url,
-    )
-    pypi.gate("dagster").set()
-    proc.wait_for("tool stored", tool_id="dagster")
-    proc.proc.send_signal(signal.SIGINT)
-    proc.wait_for("stop requested by signal; finishing the current tool")
+    db, proc, _ = _collect_then_signal(tmp_path, pypi, signal.SIGINT)
     proc.proc.send_signal(signal.SIGINT)  # prefect and luigi are still held by the fake
     code, out = proc.finish()
     assert code == 130
