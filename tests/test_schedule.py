@@ -334,6 +334,24 @@ def test_collect_job_runs_collect_then_the_report(
     assert finished[0].__dict__["outcome"] == "ok"
 
 
+def test_the_default_report_job_judges_staleness_by_the_schedulers_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tracker.reports
+
+    seen: list[object] = []
+
+    def fake_run_report(*args: object) -> object:
+        seen.append(args[-1])  # the schedule argument
+        return type("Result", (), {"files": [tmp_path / "summary.md"]})()
+
+    monkeypatch.setattr(tracker.reports, "run_report", fake_run_report)
+    cfg = load_schedule_config(_write(tmp_path, "[sources.pypi]\nmax_age_hours = 3\n"))
+    service = ScheduleService(Settings(db_path=tmp_path / "t.duckdb"), cfg, now=lambda: NOW)
+    assert service.report_job().outcome == "ok"
+    assert seen == [cfg]  # not ./tracker.toml or the built-in defaults
+
+
 @pytest.mark.parametrize(("status", "reports"), [("partial", 1), ("failed", 0), ("skipped", 0)])
 def test_report_only_after_a_successful_collect(tmp_path: Path, status: str, reports: int) -> None:
     collect, report = FakeCollect(status), FakeReport()
