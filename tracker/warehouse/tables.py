@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from operator import attrgetter
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from tracker.records import (
     DemandRecord,
@@ -80,8 +80,7 @@ class Column:
         return _SQL_TYPES[self.type]
 
 
-@dataclass(frozen=True, slots=True)
-class Protect:
+class Protect(NamedTuple):
     """A stored row whose ``column`` is ``kept`` is never replaced by one whose is ``weaker``."""
 
     column: str
