@@ -106,7 +106,7 @@ class HttpCacheRecord:
     url: str
     etag: str | None
     last_modified: str | None
-    fetched_at: datetime  # when the collector read it (its injected clock, UTC)
+    updated_at: datetime  # when the collector read it (its injected clock, UTC)
 
 
 @dataclass(frozen=True, slots=True)

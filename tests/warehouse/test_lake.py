@@ -145,9 +145,9 @@ def test_conflicting_commit_is_retried_not_failed(backend: Any) -> None:
         real = store_b._upsert
         calls = []
 
-        def interleaved(table: str, columns: Any) -> int:
-            if table == "downloads_daily" and not calls:  # after this batch's releases
-                calls.append(table)
+        def interleaved(spec: Any, rows: Any) -> int:
+            if spec.name == "downloads_daily" and not calls:  # after this batch's releases
+                calls.append(spec.name)
                 # another process commits a write to the same table meanwhile
                 store_a.write_batch(
                     ToolBatch(
@@ -157,7 +157,7 @@ def test_conflicting_commit_is_retried_not_failed(backend: Any) -> None:
                         ),
                     )
                 )
-            return real(table, columns)
+            return real(spec, rows)
 
         store_b._upsert = interleaved  # type: ignore[method-assign]
         rel = ReleaseRecord("airflow", "pypi", "apache-airflow", "2.0", None, False, False)
