@@ -9,7 +9,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 from tracker.catalog import Catalog, Tool, load_catalog
-from tracker.clock import Clock
+from tracker.clock import Clock, utc_now
 from tracker.collectors.base import SOURCES, CollectContext, get_collector
 from tracker.config import Settings
 from tracker.errors import ConfigError, WarehouseError
@@ -63,14 +63,12 @@ def run_collect(
     progress: ProgressHook | None = None,
     lock_wait: float = 0.0,
     stop_requested: Callable[[], bool] = lambda: False,
-    context_factory: Callable[[Settings, Store], CollectContext] | None = None,
-    clock: Clock | None = None,
+    clock: Clock = utc_now,
 ) -> CollectSummary:
     """Collect ``sources`` (default all) for ``tool_ids`` (default all trackable) into the DB.
 
-    ``clock`` (default: the wall clock, or the clock of ``context_factory``'s contexts) is the
-    one clock of the run: collectors read it as ``ctx.now`` and the store stamps the run log with
-    it. Raises ConfigError / CatalogError / WarehouseError before anything is written.
+    ``clock`` (default: the wall clock) is the one clock of the run: collectors read it as
+    ``ctx.now`` and the store stamps the run log with it. Raises ConfigError / CatalogError / WarehouseError before anything is written.
     """
     for source in sources:
         if source not in SOURCES:
@@ -82,9 +80,7 @@ def run_collect(
     summary = CollectSummary(db_path=settings.db_label)
     with write_session(settings.db_target, wait_seconds=lock_wait) as con:
         try:
-            store = Store(con)
-            new_context = _context_maker(context_factory, clock)
-            store.clock = new_context(settings, store).now  # one clock for the run log too
+            store = Store(con, clock)  # one clock for the run log and the collectors
             if store.mark_interrupted_runs():
                 log.warning("closed runs left open by an interrupted earlier process")
             store.refresh_tools(catalog)
@@ -92,9 +88,7 @@ def run_collect(
                 if stop_requested():
                     summary.interrupted = True
                     break
-                result = _run_source(
-                    settings, store, source, tools, progress, stop_requested, new_context
-                )
+                result = _run_source(settings, store, source, tools, progress, stop_requested)
                 summary.sources.append(result)
                 progress.source_finished(result)
                 if result.status == "interrupted":
@@ -112,16 +106,6 @@ def run_collect(
     return summary
 
 
-def _context_maker(
-    factory: Callable[[Settings, Store], CollectContext] | None, clock: Clock | None
-) -> Callable[[Settings, Store], CollectContext]:
-    if factory is not None:
-        return factory
-    if clock is not None:
-        return lambda settings, store: CollectContext(settings=settings, state=store, now=clock)
-    return lambda settings, store: CollectContext(settings=settings, state=store)
-
-
 def _run_source(
     settings: Settings,
     store: Store,
@@ -129,7 +113,6 @@ def _run_source(
     tools: Sequence[Tool],
     progress: ProgressHook,
     stop_requested: Callable[[], bool],
-    new_context: Callable[[Settings, Store], CollectContext],
 ) -> SourceSummary:
     collector = get_collector(source)
     todo = [t for t in tools if collector is not None and collector.applicable(t)]
@@ -138,10 +121,9 @@ def _run_source(
         return SourceSummary(source=source, status="skipped", note=note)
     run_id = store.start_run(source)
     bind_run(run_id, source)  # every log line of this source's run carries its run_id
-    ctx = new_context(settings, store)
-    ctx.stop_requested = stop_requested
     # the collector gets its cursors as an immutable plan, never the store
-    ctx.state = read_plan(store.con, source, [t.id for t in todo], ctx.now())
+    plan = read_plan(store.con, source, [t.id for t in todo], store.clock())
+    ctx = CollectContext(settings, plan, now=store.clock, stop_requested=stop_requested)
     run = SourceRun(settings, store, source, run_id, ctx)
     progress.source_started(source, len(todo))
     log.info("source started", extra={"source": source, "run_id": run_id, "tools": len(todo)})

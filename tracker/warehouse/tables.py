@@ -27,7 +27,7 @@ import types
 import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from operator import attrgetter
 from typing import Any, Literal, NamedTuple
 
@@ -139,10 +139,9 @@ class TableSpec:
         fields = self.names[:-1] if self.stamp else self.names
         rows = list(map(attrgetter(*fields), records))  # one tuple per record
         values = list(zip(*rows, strict=True)) if rows else [()] * len(fields)
-        columns: list[Sequence[object]] = [
-            [_naive(v) for v in col] if c.type is datetime else col
-            for c, col in zip(self.columns[: len(fields)], values, strict=True)
-        ]
+        # aware datetimes need no conversion here: pyarrow stores them as UTC in a timestamp
+        # column without a zone (naive ones as they are, which is our naive-UTC convention)
+        columns: list[Sequence[object]] = list(values)
         if self.stamp:
             columns.append([now] * len(records))
         return self.arrow(columns)
@@ -225,12 +224,6 @@ def _arrow_types() -> dict[type, Any]:
         date: pa.date32(),
         datetime: pa.timestamp("us"),
     }
-
-
-def _naive(value: datetime | None) -> datetime | None:
-    if value is None or value.tzinfo is None:
-        return value
-    return value.astimezone(UTC).replace(tzinfo=None)
 
 
 RELEASES = TableSpec("releases", ReleaseRecord, ("tool_id", "source", "project", "version"))
