@@ -113,6 +113,11 @@ def _packaging(version: str) -> tuple[bool, bool]:
         st.from_regex(
             r"[0-9]{1,3}(\.[0-9]{1,3}){0,3}(a|b|rc|\.dev|\.post|-)?[0-9]{0,2}", fullmatch=True
         ),
+        st.from_regex(
+            r"[0-9]{1,3}(\.[0-9]{1,3}){0,2}((a|b|rc)[0-9]{0,2})?(\.post[0-9]{0,2})?"
+            r"(\.dev[0-9]{0,2})?",
+            fullmatch=True,
+        ),
         st.text(max_size=12),
     )
 )
@@ -125,5 +130,34 @@ def test_kind_of_known_versions() -> None:
     assert _kind("007") == (False, True)
     assert _kind("1.0rc1") == (True, True)
     assert _kind("1!2.0.dev3") == (True, True)
+    assert _kind("2.0.post1") == (False, True)
+    assert _kind("2.0b2.post1.dev0") == (True, True)
+    assert _kind("2.0.post1.dev0") == (True, True)
     assert _kind("not a version") == (False, False)
     assert _kind("1" * 5000) == (False, False)  # beyond int()'s digit limit
+
+
+def _file(stamp: object, yanked: bool = False) -> dict[str, object]:
+    return {"upload_time_iso_8601": stamp, "upload_time": None, "yanked": yanked}
+
+
+@pytest.mark.parametrize(
+    ("stamps", "earliest"),
+    [
+        (["2020-01-02T00:00:00.000001Z", "2020-01-01T23:59:59.9Z"], "2020-01-01T23:59:59.9+00:00"),
+        # same second: a whole second sorts before its fractions, though "Z" > "." as text
+        (["2020-01-01T10:00:00.5Z", "2020-01-01T10:00:00Z"], "2020-01-01T10:00:00+00:00"),
+        (["2020-01-01T10:00:00.25Z", "2020-01-01T10:00:00.3Z"], "2020-01-01T10:00:00.25+00:00"),
+        # another form: every file parsed (an offset, a missing stamp)
+        (["2020-01-01T10:00:00+02:00", "2020-01-01T09:00:00Z"], "2020-01-01T08:00:00+00:00"),
+        ([None, "2020-01-01T09:00:00Z"], "2020-01-01T09:00:00+00:00"),
+    ],
+)
+def test_earliest_upload_time_of_a_version(stamps: list[object], earliest: str) -> None:
+    from datetime import datetime
+
+    from tracker.collectors._pypi_parse import _earliest
+
+    when, yanked = _earliest([_file(s, yanked=True) for s in stamps], "u")
+    assert when == datetime.fromisoformat(earliest) and yanked
+    assert _earliest([_file(stamps[0]), _file(stamps[1], yanked=True)], "u")[1] is False
