@@ -170,7 +170,7 @@ def main() -> None:
         f"(goal >= 0.5x: {'ok' if ingest >= 0.5 else 'MISSED'})"
     )
     print(
-        f"per-tool batches (stars + releases): {_star_seconds(lake_out):.1f}s vs "
+        f"grouped batches (stars + releases): {_star_seconds(lake_out):.1f}s vs "
         f"{_star_seconds(file_out):.1f}s = {_star_seconds(lake_out) / _star_seconds(file_out):.2f}x time"
     )
     print(
