@@ -21,11 +21,7 @@ def status(
     db: DbOpt = None,
     config: ConfigOpt = None,
     check: Annotated[
-        bool,
-        typer.Option(
-            "--check",
-            help="Exit 1 when an enabled source is stale or never succeeded (for monitoring).",
-        ),
+        bool, typer.Option("--check", help="Exit 1 if a source is stale or never succeeded.")
     ] = False,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
