@@ -10,7 +10,7 @@ Run it with the lake install (DuckDB 1.5 + extensions); the file side runs with 
 
 Without --pg (or TRACKER_TEST_PG) a throwaway PostgreSQL is started (scripts/pg-throwaway.sh)
 and stopped afterwards. After the ingest, the lake gets its recommended maintenance
-(``ducklake_merge_adjacent_files``: per-tool transactions leave one small file each), timed
+(``ducklake_merge_adjacent_files``: each transaction leaves small files), timed
 separately, before the report runs.
 """
 
@@ -66,7 +66,7 @@ def main() -> None:
         "--history-tools",
         type=int,
         default=None,
-        help="star weeks and releases for the first N tools only (per-tool transactions are "
+        help="star weeks and releases for the first N tools only (their transactions are "
         "the slow part of building the lake; downloads always cover every tool)",
     )
     args = parser.parse_args()
