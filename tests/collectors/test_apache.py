@@ -218,18 +218,13 @@ def test_cli_stores_oozie_and_airflow_releases_exactly_once(
             assert result.exit_code == 0, result.output
             assert "apache: ok, 2 tools stored, 0 failed, 22 rows, 2 requests" in result.output
 
-    import duckdb
-
-    con = duckdb.connect(str(db_path), read_only=True)
-    try:
-        got = con.execute(
-            "SELECT version, released_at, is_prerelease, is_yanked FROM releases"
-            " WHERE tool_id = 'oozie' AND source = 'apache' AND project = 'oozie'"
-        ).fetchall()
-        total = con.execute("SELECT count(*) FROM releases WHERE source = 'apache'").fetchone()
-    finally:
-        con.close()
-    assert total == (22,)
+    got, total = dl.query_db(
+        db_path,
+        "SELECT version, released_at, is_prerelease, is_yanked FROM releases"
+        " WHERE tool_id = 'oozie' AND source = 'apache' AND project = 'oozie'",
+        "SELECT count(*) FROM releases WHERE source = 'apache'",
+    )
+    assert total == [(22,)]
     by_version = {v: (t, p, y) for v, t, p, y in got}
     assert sorted(by_version, key=OOZIE_VERSIONS.index) == OOZIE_VERSIONS
     assert by_version["5.2.1"] == (datetime(2021, 2, 26, 9, 37), False, False)

@@ -370,15 +370,9 @@ def test_cli_backfills_then_increments_without_duplicates(
         assert second.exit_code == 0, second.output
         assert "4 rows, 1 request" in second.output
 
-    import duckdb
-
-    con = duckdb.connect(str(db_path), read_only=True)
-    try:
-        got = con.execute(
-            "SELECT day, downloads FROM downloads_daily WHERE source = 'clickpy' ORDER BY day"
-        ).fetchall()
-    finally:
-        con.close()
+    [got] = dl.query_db(
+        db_path, "SELECT day, downloads FROM downloads_daily WHERE source = 'clickpy' ORDER BY day"
+    )
     assert got == [
         (date(2019, 5, 2), 14),
         (date(2019, 5, 3), 31),

@@ -18,11 +18,7 @@ from tests.strategies import ANY_URL, FAST, days, ints, json_values, parse_outco
 from tracker.catalog import Tool
 from tracker.collectors import pypistats
 from tracker.collectors.base import CollectContext
-from tracker.collectors.pypistats import (
-    PypistatsCollector,
-    already_collected,
-    parse_overall,
-)
+from tracker.collectors.pypistats import PypistatsCollector, already_collected, parse_overall
 from tracker.errors import ParseError
 from tracker.records import DownloadRecord, ToolOutcome
 
@@ -334,15 +330,9 @@ def test_cli_collects_pypistats_twice_without_duplicates(
         assert "0 rows, 0 requests" in second.output
         assert route.call_count == 1
 
-    import duckdb
-
-    con = duckdb.connect(str(db_path), read_only=True)
-    try:
-        got = con.execute(
-            "SELECT tool_id, package, day, downloads, source FROM downloads_daily ORDER BY day"
-        ).fetchall()
-    finally:
-        con.close()
+    [got] = dl.query_db(
+        db_path, "SELECT tool_id, package, day, downloads, source FROM downloads_daily ORDER BY day"
+    )
     expected = [
         ("airflow", "apache-airflow", date.fromisoformat(r["date"]), r["downloads"], "pypistats")
         for r in _json("overall_apache-airflow.json")["data"]
