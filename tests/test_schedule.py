@@ -387,6 +387,27 @@ def test_a_stop_during_the_collect_skips_the_report(tmp_path: Path) -> None:
 # ---- lock contention -------------------------------------------------------------------------
 
 
+def _lock_waiting_service(
+    tmp_path: Path,
+    wait_seconds: int,
+    clock: list[float],
+    sleep: Callable[[float], None],
+    **extra: Any,
+) -> tuple[ScheduleService, FakeCollect, FakeReport]:
+    """Return a service that waits up to ``wait_seconds`` for the writer lock, its collect and report."""
+    collect, report = FakeCollect("ok"), FakeReport()
+    service = ScheduleService(
+        Settings(db_path=tmp_path / "t.duckdb"),
+        load_schedule_config(_write(tmp_path, f"[schedule]\nlock_wait_seconds = {wait_seconds}\n")),
+        collect=collect,
+        report=report,
+        monotonic=lambda: clock[0],
+        sleep=sleep,
+        **extra,
+    )
+    return service, collect, report
+
+
 def test_job_waits_for_the_writer_lock_then_runs(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -403,16 +424,7 @@ def test_job_waits_for_the_writer_lock_then_runs(
         if len(sleeps) == 3:
             held.release()  # the manual collect finishes while the job waits
 
-    collect, report = FakeCollect("ok"), FakeReport()
-    service = ScheduleService(
-        Settings(db_path=tmp_path / "t.duckdb"),
-        load_schedule_config(_write(tmp_path, "[schedule]\nlock_wait_seconds = 60\n")),
-        collect=collect,
-        report=report,
-        now=lambda: NOW,
-        monotonic=lambda: clock[0],
-        sleep=fake_sleep,
-    )
+    service, collect, _ = _lock_waiting_service(tmp_path, 60, clock, fake_sleep, now=lambda: NOW)
     with caplog.at_level(logging.INFO, logger="tracker.schedule"):
         result = service.collect_job("pypi")
     assert result.outcome == "ok"
@@ -430,15 +442,7 @@ def test_job_gives_up_after_the_lock_wait(tmp_path: Path, caplog: pytest.LogCapt
     def fake_sleep(seconds: float) -> None:
         clock[0] += seconds
 
-    collect, report = FakeCollect("ok"), FakeReport()
-    service = ScheduleService(
-        Settings(db_path=tmp_path / "t.duckdb"),
-        load_schedule_config(_write(tmp_path, "[schedule]\nlock_wait_seconds = 10\n")),
-        collect=collect,
-        report=report,
-        monotonic=lambda: clock[0],
-        sleep=fake_sleep,
-    )
+    service, collect, report = _lock_waiting_service(tmp_path, 10, clock, fake_sleep)
     with WriterLock(tmp_path / "t.duckdb"), caplog.at_level(logging.INFO):
         result = service.collect_job("github")
     assert result.outcome == "lock-held"

@@ -81,24 +81,29 @@ tools:
     assert mine is not None and mine.origin == f"{path}:5"
 
 
+TOOL_A = "tools:\n  - id: a\n"
+JOB = TOOL_A + "    job_terms:\n"
+
+
 @pytest.mark.parametrize(
     ("text", "line", "field", "words"),
     [
         (
-            "tools:\n  - id: a\n    name: A\n    skill: mlops\n    pypi: [a]\n  - id: a\n    name: B\n    skill: mlops\n    pypi: [b]\n",
+            TOOL_A
+            + "    name: A\n    skill: mlops\n    pypi: [a]\n  - id: a\n    name: B\n    skill: mlops\n    pypi: [b]\n",
             6,
             "id",
             "duplicate tool id 'a' (first defined at line 2)",
         ),
-        ("tools:\n  - id: a\n    name: A\n    skil: mlops\n", 4, "skil", "unknown key"),
+        (TOOL_A + "    name: A\n    skil: mlops\n", 4, "skil", "unknown key"),
         (
-            "tools:\n  - id: a\n    name: A\n    skill: mlops\n    github: not a repo\n",
+            TOOL_A + "    name: A\n    skill: mlops\n    github: not a repo\n",
             5,
             "github",
             "owner/repo",
         ),
         (
-            "tools:\n  - id: a\n    name: A\n    skill: cooking\n    pypi: [a]\n",
+            TOOL_A + "    name: A\n    skill: cooking\n    pypi: [a]\n",
             4,
             "skill",
             "unknown skill 'cooking'",
@@ -109,7 +114,7 @@ tools:
             "pypi",
             "PyPI project name",
         ),
-        ("tools:\n  - id: a\n    name: [A\n", 4, None, "YAML syntax error"),
+        (TOOL_A + "    name: [A\n", 4, None, "YAML syntax error"),
         (
             "tools:\n  - id: new\n    name: New\n    skill: mlops\n",
             2,
@@ -130,66 +135,66 @@ tools:
         ),
         ("tools:\n  - id: Bad Id\n    name: X\n    skill: mlops\n", 2, "id", "not lowercase"),
         ("tool:\n  - id: x\n", 1, "tool", "unknown top-level key"),
-        ("tools:\n  - id: a\n    trackable: maybe\n", 3, "trackable", "true or false"),
+        (TOOL_A + "    trackable: maybe\n", 3, "trackable", "true or false"),
         (
-            "tools:\n  - id: a\n    stackoverflow_tags:\n      - ok\n      - Apache Airflow\n",
+            TOOL_A + "    stackoverflow_tags:\n      - ok\n      - Apache Airflow\n",
             5,
             "stackoverflow_tags",
             "'Apache Airflow' is not a Stack Overflow tag",
         ),
         (
-            "tools:\n  - id: a\n    stackoverflow_tags: [c++, c#, node.js, Bad_Tag]\n",
+            TOOL_A + "    stackoverflow_tags: [c++, c#, node.js, Bad_Tag]\n",
             3,
             "stackoverflow_tags",
             "'Bad_Tag' is not a Stack Overflow tag",
         ),
-        ("tools:\n  - id: a\n    stackoverflow_tags: [x, x]\n", 3, "stackoverflow_tags", "twice"),
-        ("tools:\n  - id: a\n    stackoverflow_tags: {x: 1}\n", 3, "stackoverflow_tags", "list"),
-        ("tools:\n  - id: a\n    job_terms: 5\n", 3, "job_terms", "list of terms or a mapping"),
+        (TOOL_A + "    stackoverflow_tags: [x, x]\n", 3, "stackoverflow_tags", "twice"),
+        (TOOL_A + "    stackoverflow_tags: {x: 1}\n", 3, "stackoverflow_tags", "list"),
+        (TOOL_A + "    job_terms: 5\n", 3, "job_terms", "list of terms or a mapping"),
         (
-            "tools:\n  - id: a\n    job_terms:\n      terms: [A]\n      term: [B]\n",
+            JOB + "      terms: [A]\n      term: [B]\n",
             5,
             "job_terms.term",
             "unknown key (allowed: terms, cased, weak",
         ),
         (
-            "tools:\n  - id: a\n    job_terms:\n      weak: [Helm]\n      forbid:\n"
+            JOB + "      weak: [Helm]\n      forbid:\n"
             "        - at the helm\n        - at the wheel\n",
             7,
             "job_terms.forbid",
             "'at the wheel' contains none of the tool's terms",
         ),
         (
-            "tools:\n  - id: a\n    job_terms:\n      terms: [A]\n      window: many\n",
+            JOB + "      terms: [A]\n      window: many\n",
             5,
             "job_terms.window",
             "whole number",
         ),
         (
-            "tools:\n  - id: a\n    job_terms:\n      terms: [A, [B]]\n",
+            JOB + "      terms: [A, [B]]\n",
             4,
             "job_terms.terms",
             "text phrases",
         ),
         (
-            "tools:\n  - id: a\n    job_terms:\n      terms: [A]\n      tech_context: 1\n",
+            JOB + "      terms: [A]\n      tech_context: 1\n",
             5,
             "job_terms.tech_context",
             "true or false",
         ),
         (
-            "tools:\n  - id: a\n    job_terms:\n      context: [data]\n",
+            JOB + "      context: [data]\n",
             3,
             "job_terms",
             "at least one of terms",
         ),
         (
-            "tools:\n  - id: a\n    job_terms:\n      terms: [A]\n      terms: [B]\n",
+            JOB + "      terms: [A]\n      terms: [B]\n",
             5,
             "job_terms.terms",
             "given twice",
         ),
-        ("tools:\n  - id: a\n    job_terms: [A, '<b>']\n", 3, "job_terms.terms", "'<'"),
+        (TOOL_A + "    job_terms: [A, '<b>']\n", 3, "job_terms.terms", "'<'"),
     ],
 )
 def test_validation_errors_name_file_line_field(

@@ -118,3 +118,14 @@ def stored_downloads(store: Any, source: str, tool_id: str | None = None) -> lis
 def iter_lines(text: str) -> Iterator[str]:
     """Yield the non-empty lines of ``text``."""
     return (line for line in text.splitlines() if line.strip())
+
+
+def query_db(db_path: Path, *sqls: str) -> list[list[tuple[Any, ...]]]:
+    """Open the database file read-only and return each query's rows, in order."""
+    import duckdb
+
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        return [con.execute(sql).fetchall() for sql in sqls]
+    finally:
+        con.close()

@@ -11,17 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+import tests.collectors._downloads_support as dl
 from fakes import ApacheEmulator
-from tests.collectors._downloads_support import (
-    FakeClock,
-    at,
-    collect,
-    fixture_text,
-    mock_router,
-    mock_transport,
-    only_batch,
-    only_failure,
-)
 from tests.strategies import FAST, parse_outcome
 from tracker.catalog import Tool
 from tracker.collectors import apache
@@ -68,7 +59,7 @@ def _utc(text: str) -> datetime:
 
 def test_oozie_pre_listing_gives_every_release_with_its_time() -> None:
     releases = parse_releases(
-        parse_listing(fixture_text("apache", "oozie.html")), tool_id="oozie", project="oozie"
+        parse_listing(dl.fixture_text("apache", "oozie.html")), tool_id="oozie", project="oozie"
     )
     assert [r.version for r in releases] == OOZIE_VERSIONS
     newest = releases[-1]
@@ -82,7 +73,9 @@ def test_oozie_pre_listing_gives_every_release_with_its_time() -> None:
 
 def test_airflow_table_listing_skips_named_directories_and_files() -> None:
     releases = parse_releases(
-        parse_listing(fixture_text("apache", "airflow.html")), tool_id="airflow", project="airflow"
+        parse_listing(dl.fixture_text("apache", "airflow.html")),
+        tool_id="airflow",
+        project="airflow",
     )
     assert [(r.version, r.released_at, r.is_prerelease) for r in releases] == [
         ("1.10.0", _utc("2018-08-27T13:35"), False),
@@ -96,7 +89,7 @@ def test_airflow_table_listing_skips_named_directories_and_files() -> None:
 
 
 def test_odd_listing_keeps_only_relative_version_directories() -> None:
-    entries = parse_listing(fixture_text("apache", "odd.html"))
+    entries = parse_listing(dl.fixture_text("apache", "odd.html"))
     releases = parse_releases(entries, tool_id="oozie", project="oozie")
     assert [(r.version, r.released_at, r.is_prerelease) for r in releases] == [
         ("3.3.2", _utc("2013-04-26T20:46"), False),  # listed twice: the earliest time wins
@@ -134,15 +127,17 @@ def test_release_version(href: str, expected: str | None) -> None:
 
 
 def test_collect_fetches_each_listing_with_a_one_second_spacing(store: Any) -> None:
-    router = mock_router(BASE)
+    router = dl.mock_router(BASE)
     oozie = router.get("/oozie/").respond(
-        200, text=fixture_text("apache", "oozie.html"), headers={"Content-Type": "text/html"}
+        200, text=dl.fixture_text("apache", "oozie.html"), headers={"Content-Type": "text/html"}
     )
     airflow = router.get("/airflow/").respond(
-        200, text=fixture_text("apache", "airflow.html"), headers={"Content-Type": "text/html"}
+        200, text=dl.fixture_text("apache", "airflow.html"), headers={"Content-Type": "text/html"}
     )
-    clock = FakeClock(at(RUN_AT))
-    outcomes = collect(ApacheCollector(mock_transport(router)), store, clock, [OOZIE, AIRFLOW])
+    clock = dl.FakeClock(dl.at(RUN_AT))
+    outcomes = dl.collect(
+        ApacheCollector(dl.mock_transport(router)), store, clock, [OOZIE, AIRFLOW]
+    )
     assert oozie.call_count == 1 and airflow.call_count == 1
     assert str(oozie.calls.last.request.url) == "https://archive.test/dist/oozie/"
     first, second = outcomes
@@ -152,10 +147,12 @@ def test_collect_fetches_each_listing_with_a_one_second_spacing(store: Any) -> N
 
 
 def test_unknown_project_is_a_one_line_failure(store: Any) -> None:
-    router = mock_router(BASE)
+    router = dl.mock_router(BASE)
     router.get("/oozie/").respond(404, text="<html><title>404 Not Found</title></html>")
-    failure = only_failure(
-        collect(ApacheCollector(mock_transport(router)), store, FakeClock(at(RUN_AT)), [OOZIE])
+    failure = dl.only_failure(
+        dl.collect(
+            ApacheCollector(dl.mock_transport(router)), store, dl.FakeClock(dl.at(RUN_AT)), [OOZIE]
+        )
     )
     assert failure.error == (
         "apache: HTTP 404 from https://archive.test/dist/oozie/: no archive directory for project 'oozie'"
@@ -163,25 +160,29 @@ def test_unknown_project_is_a_one_line_failure(store: Any) -> None:
 
 
 def test_listing_without_versions_is_a_failure_not_an_empty_history(store: Any) -> None:
-    router = mock_router(BASE)
+    router = dl.mock_router(BASE)
     router.get("/oozie/").respond(
         200,
         text='<html><body><pre><a href="../">Parent Directory</a>\n<a href="KEYS">KEYS</a></pre></body></html>',
         headers={"Content-Type": "text/html"},
     )
-    failure = only_failure(
-        collect(ApacheCollector(mock_transport(router)), store, FakeClock(at(RUN_AT)), [OOZIE])
+    failure = dl.only_failure(
+        dl.collect(
+            ApacheCollector(dl.mock_transport(router)), store, dl.FakeClock(dl.at(RUN_AT)), [OOZIE]
+        )
     )
     assert "no version directory" in failure.error
 
 
 def test_undated_release_is_stored_and_warned(store: Any) -> None:
-    router = mock_router(BASE)
+    router = dl.mock_router(BASE)
     router.get("/oozie/").respond(
-        200, text=fixture_text("apache", "odd.html"), headers={"Content-Type": "text/html"}
+        200, text=dl.fixture_text("apache", "odd.html"), headers={"Content-Type": "text/html"}
     )
-    batch = only_batch(
-        collect(ApacheCollector(mock_transport(router)), store, FakeClock(at(RUN_AT)), [OOZIE])
+    batch = dl.only_batch(
+        dl.collect(
+            ApacheCollector(dl.mock_transport(router)), store, dl.FakeClock(dl.at(RUN_AT)), [OOZIE]
+        )
     )
     assert "1 release(s) without a Last modified time" in batch.warnings
 
@@ -195,7 +196,7 @@ def test_cli_stores_oozie_and_airflow_releases_exactly_once(
     import tracker.runner
     from tracker.cli import app
 
-    clock = FakeClock(at(RUN_AT))
+    clock = dl.FakeClock(dl.at(RUN_AT))
     monkeypatch.setattr(
         tracker.runner,
         "CollectContext",
@@ -205,28 +206,25 @@ def test_cli_stores_oozie_and_airflow_releases_exactly_once(
     args += ["--tool", "oozie", "--tool", "airflow"]
     with respx.mock(base_url=BASE, assert_all_called=True) as mock:
         mock.get("/oozie/").respond(
-            200, text=fixture_text("apache", "oozie.html"), headers={"Content-Type": "text/html"}
+            200, text=dl.fixture_text("apache", "oozie.html"), headers={"Content-Type": "text/html"}
         )
         mock.get("/airflow/").respond(
-            200, text=fixture_text("apache", "airflow.html"), headers={"Content-Type": "text/html"}
+            200,
+            text=dl.fixture_text("apache", "airflow.html"),
+            headers={"Content-Type": "text/html"},
         )
         for _ in range(2):
             result = CliRunner().invoke(app, args)
             assert result.exit_code == 0, result.output
             assert "apache: ok, 2 tools stored, 0 failed, 22 rows, 2 requests" in result.output
 
-    import duckdb
-
-    con = duckdb.connect(str(db_path), read_only=True)
-    try:
-        got = con.execute(
-            "SELECT version, released_at, is_prerelease, is_yanked FROM releases"
-            " WHERE tool_id = 'oozie' AND source = 'apache' AND project = 'oozie'"
-        ).fetchall()
-        total = con.execute("SELECT count(*) FROM releases WHERE source = 'apache'").fetchone()
-    finally:
-        con.close()
-    assert total == (22,)
+    got, total = dl.query_db(
+        db_path,
+        "SELECT version, released_at, is_prerelease, is_yanked FROM releases"
+        " WHERE tool_id = 'oozie' AND source = 'apache' AND project = 'oozie'",
+        "SELECT count(*) FROM releases WHERE source = 'apache'",
+    )
+    assert total == [(22,)]
     by_version = {v: (t, p, y) for v, t, p, y in got}
     assert sorted(by_version, key=OOZIE_VERSIONS.index) == OOZIE_VERSIONS
     assert by_version["5.2.1"] == (datetime(2021, 2, 26, 9, 37), False, False)

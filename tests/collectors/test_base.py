@@ -21,6 +21,17 @@ def _ctx(sleeps: list[float]) -> CollectContext:
     return CollectContext(settings=load_settings(), state=None, sleep=sleeps.append)  # type: ignore[arg-type]
 
 
+def _unreachable(message: str) -> tuple[list[str], httpx.MockTransport]:
+    """Return the paths requested and a transport whose every request fails to connect."""
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        raise httpx.ConnectError(message)
+
+    return calls, httpx.MockTransport(handler)
+
+
 def test_parse_retry_after_seconds_and_date() -> None:
     assert parse_retry_after("120") == 120.0
     now = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
@@ -161,27 +172,18 @@ def test_far_retry_after_is_not_slept() -> None:
 
 
 def test_breaker_skips_unreachable_host() -> None:
-    calls = {"n": 0}
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        calls["n"] += 1
-        raise httpx.ConnectError("[Errno 111] Connection refused")
-
+    calls, transport = _unreachable("[Errno 111] Connection refused")
     sleeps: list[float] = []
     policy = RetryPolicy(retries=1, breaker_threshold=2)
     with make_client(
-        _ctx(sleeps),
-        source="x",
-        base_url="https://x.test",
-        policy=policy,
-        transport=httpx.MockTransport(handler),
+        _ctx(sleeps), source="x", base_url="https://x.test", policy=policy, transport=transport
     ) as client:
         for _ in range(2):
             with pytest.raises(SourceUnreachableError):
                 client.get("/")
         with pytest.raises(SourceUnreachableError) as err:
             client.get("/third")
-    assert calls["n"] == 4  # two requests x (1 + 1 retry); the third never left
+    assert len(calls) == 4  # two requests x (1 + 1 retry); the third never left
     # the skipped request names its own URL and the first failure's cause
     assert str(err.value) == (
         "x unreachable (cannot connect: connection refused; not tried after the first failure):"
@@ -191,15 +193,10 @@ def test_breaker_skips_unreachable_host() -> None:
 
 
 def test_breaker_default_skips_the_source_after_its_first_unreachable_request() -> None:
-    calls: list[str] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        calls.append(request.url.path)
-        raise httpx.ConnectError("[Errno -2] Name or service not known")
-
+    calls, transport = _unreachable("[Errno -2] Name or service not known")
     sleeps: list[float] = []
     with make_client(
-        _ctx(sleeps), source="x", base_url="https://x.test", transport=httpx.MockTransport(handler)
+        _ctx(sleeps), source="x", base_url="https://x.test", transport=transport
     ) as client:
         with pytest.raises(SourceUnreachableError) as first:
             client.get("/a")
@@ -228,36 +225,18 @@ def test_rate_limiter_spaces_calls() -> None:
 
 
 def test_dns_failure_is_not_retried_refused_is_retried_twice() -> None:
-    calls = {"n": 0}
-
-    def dns(request: httpx.Request) -> httpx.Response:
-        calls["n"] += 1
-        raise httpx.ConnectError("[Errno -3] Temporary failure in name resolution")
-
     sleeps: list[float] = []
-    with (
-        make_client(
-            _ctx(sleeps), source="x", base_url="https://x.test", transport=httpx.MockTransport(dns)
-        ) as client,
-        pytest.raises(SourceUnreachableError),
-    ):
-        client.get("/")
-    assert calls["n"] == 1 and sleeps == []
-
-    calls["n"] = 0
-
-    def refused(request: httpx.Request) -> httpx.Response:
-        calls["n"] += 1
-        raise httpx.ConnectError("[Errno 111] Connection refused")
-
-    with (
-        make_client(
-            _ctx(sleeps),
-            source="x",
-            base_url="https://x.test",
-            transport=httpx.MockTransport(refused),
-        ) as client,
-        pytest.raises(SourceUnreachableError),
-    ):
-        client.get("/")
-    assert calls["n"] == 3 and len(sleeps) == 2
+    for message, tries, waits in [
+        ("[Errno -3] Temporary failure in name resolution", 1, 0),
+        ("[Errno 111] Connection refused", 3, 2),
+    ]:
+        sleeps.clear()
+        calls, transport = _unreachable(message)
+        with (
+            make_client(
+                _ctx(sleeps), source="x", base_url="https://x.test", transport=transport
+            ) as client,
+            pytest.raises(SourceUnreachableError),
+        ):
+            client.get("/")
+        assert len(calls) == tries and len(sleeps) == waits

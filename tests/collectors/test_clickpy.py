@@ -13,19 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from tests.collectors._downloads_support import (
-    FakeClock,
-    at,
-    collect,
-    fixture_text,
-    mock_router,
-    mock_transport,
-    only_batch,
-    only_failure,
-    rows,
-    store_all,
-    stored_downloads,
-)
+import tests.collectors._downloads_support as dl
 from tests.strategies import ANY_URL, FAST, crashes_cleanly, days, ints, json_values, parse_outcome
 from tracker.catalog import Tool
 from tracker.collectors import clickpy
@@ -47,7 +35,7 @@ RUN_AT = "2025-03-10T08:00"
 
 
 def _stored(store: Any) -> list[tuple[Any, ...]]:
-    return stored_downloads(store, "clickpy")
+    return dl.stored_downloads(store, "clickpy")
 
 
 # ---- parse --------------------------------------------------------------------------------
@@ -55,7 +43,7 @@ def _stored(store: Any) -> list[tuple[Any, ...]]:
 
 def test_parse_daily_reads_quoted_64bit_integers() -> None:
     records = parse_daily(
-        fixture_text("clickpy", "backfill_dagster.jsonl"),
+        dl.fixture_text("clickpy", "backfill_dagster.jsonl"),
         tool_id="dagster",
         package="dagster",
         url="u",
@@ -81,7 +69,7 @@ def test_parse_daily_empty_body_is_no_rows() -> None:
 def test_parse_daily_detects_an_exception_after_200() -> None:
     with pytest.raises(ClickHouseError) as err:
         parse_daily(
-            fixture_text("clickpy", "error_after_200.txt"), tool_id="t", package="p", url="u"
+            dl.fixture_text("clickpy", "error_after_200.txt"), tool_id="t", package="p", url="u"
         )
     message = str(err.value)
     assert "Code: 241. DB::Exception: Memory limit (for query) exceeded" in message
@@ -121,9 +109,9 @@ def test_query_window_backfills_then_reads_after_the_cursor_with_a_lag() -> None
 
 
 def test_fetch_sends_the_name_only_as_a_query_parameter() -> None:
-    router = mock_router(BASE)
+    router = dl.mock_router(BASE)
     route = router.post("/").respond(200, text="")
-    client = httpx.Client(base_url=BASE, transport=mock_transport(router))
+    client = httpx.Client(base_url=BASE, transport=dl.mock_transport(router))
     fetch_daily(client, "dagster", user="play", since=date(1970, 1, 1), until=date(2025, 3, 10))
     request = route.calls.last.request
     assert request.url.params["user"] == "play"
@@ -138,22 +126,22 @@ def test_fetch_sends_the_name_only_as_a_query_parameter() -> None:
 
 @pytest.mark.parametrize("name", ["Dagster", "a'b", "x; DROP TABLE t", "dagster_x", ""])
 def test_fetch_refuses_names_that_are_not_normalised(name: str) -> None:
-    router = mock_router(BASE)
+    router = dl.mock_router(BASE)
     route = router.post("/").respond(200, text="")
-    client = httpx.Client(base_url=BASE, transport=mock_transport(router))
+    client = httpx.Client(base_url=BASE, transport=dl.mock_transport(router))
     with pytest.raises(UpstreamError, match="not a normalised PyPI name"):
         fetch_daily(client, name, user="play", since=date(2025, 1, 1), until=date(2025, 3, 10))
     assert route.call_count == 0
 
 
 def test_fetch_reports_a_clickhouse_error_status() -> None:
-    router = mock_router(BASE)
+    router = dl.mock_router(BASE)
     router.post("/").respond(
         404,
-        text=fixture_text("clickpy", "error_unknown_table.txt"),
+        text=dl.fixture_text("clickpy", "error_unknown_table.txt"),
         headers={"X-ClickHouse-Exception-Code": "60"},
     )
-    client = httpx.Client(base_url=BASE, transport=mock_transport(router))
+    client = httpx.Client(base_url=BASE, transport=dl.mock_transport(router))
     with pytest.raises(ClickHouseError) as err:
         fetch_daily(client, "dagster", user="play", since=date(2025, 1, 1), until=date(2025, 3, 10))
     assert err.value.status == 404
@@ -164,18 +152,22 @@ def test_fetch_reports_a_clickhouse_error_status() -> None:
 
 
 def test_backfill_then_only_days_after_the_cursor(store: Any) -> None:
-    router = mock_router(BASE)
+    router = dl.mock_router(BASE)
     route = router.post("/")
-    route.respond(200, text=fixture_text("clickpy", "backfill_dagster.jsonl"))
-    clock = FakeClock(at(RUN_AT))
-    store_all(store, collect(ClickpyCollector(mock_transport(router)), store, clock, [DAGSTER]))
+    route.respond(200, text=dl.fixture_text("clickpy", "backfill_dagster.jsonl"))
+    clock = dl.FakeClock(dl.at(RUN_AT))
+    dl.store_all(
+        store, dl.collect(ClickpyCollector(dl.mock_transport(router)), store, clock, [DAGSTER])
+    )
     assert len(_stored(store)) == 8
     assert route.calls.last.request.url.params["param_since"] == "1970-01-01"
     assert route.calls.last.request.url.params["param_until"] == "2025-03-10"
 
-    route.respond(200, text=fixture_text("clickpy", "incremental_dagster.jsonl"))
-    clock = FakeClock(at("2025-03-11T08:00"))
-    batch = only_batch(collect(ClickpyCollector(mock_transport(router)), store, clock, [DAGSTER]))
+    route.respond(200, text=dl.fixture_text("clickpy", "incremental_dagster.jsonl"))
+    clock = dl.FakeClock(dl.at("2025-03-11T08:00"))
+    batch = dl.only_batch(
+        dl.collect(ClickpyCollector(dl.mock_transport(router)), store, clock, [DAGSTER])
+    )
     store.write_batch(batch)
     params = route.calls.last.request.url.params
     assert (params["param_since"], params["param_until"]) == ("2025-03-06", "2025-03-11")
@@ -187,21 +179,23 @@ def test_backfill_then_only_days_after_the_cursor(store: Any) -> None:
 
 
 def test_error_after_200_stores_nothing_for_that_package(store: Any) -> None:
-    router = mock_router(BASE)
-    router.post("/").respond(200, text=fixture_text("clickpy", "error_after_200.txt"))
-    clock = FakeClock(at(RUN_AT))
-    failure = only_failure(
-        collect(ClickpyCollector(mock_transport(router)), store, clock, [DAGSTER])
+    router = dl.mock_router(BASE)
+    router.post("/").respond(200, text=dl.fixture_text("clickpy", "error_after_200.txt"))
+    clock = dl.FakeClock(dl.at(RUN_AT))
+    failure = dl.only_failure(
+        dl.collect(ClickpyCollector(dl.mock_transport(router)), store, clock, [DAGSTER])
     )
     assert "HTTP 200" in failure.error and "MEMORY_LIMIT_EXCEEDED" in failure.error
 
 
 def test_unknown_package_on_backfill_is_an_error_not_zero(store: Any) -> None:
     tool = Tool(id="x", name="X", skill="orchestration", pypi=("no-such-package-xyz",))
-    router = mock_router(BASE)
-    router.post("/").respond(200, text=fixture_text("clickpy", "empty.jsonl"))
-    clock = FakeClock(at(RUN_AT))
-    failure = only_failure(collect(ClickpyCollector(mock_transport(router)), store, clock, [tool]))
+    router = dl.mock_router(BASE)
+    router.post("/").respond(200, text=dl.fixture_text("clickpy", "empty.jsonl"))
+    clock = dl.FakeClock(dl.at(RUN_AT))
+    failure = dl.only_failure(
+        dl.collect(ClickpyCollector(dl.mock_transport(router)), store, clock, [tool])
+    )
     assert "no-such-package-xyz: ClickPy has no downloads" in failure.error
     assert _stored(store) == []
 
@@ -213,38 +207,42 @@ def test_no_new_day_after_backfill_is_fine(store: Any) -> None:
             downloads=(DownloadRecord("dagster", "dagster", date(2025, 3, 9), 5, "clickpy"),),
         )
     )
-    router = mock_router(BASE)
+    router = dl.mock_router(BASE)
     router.post("/").respond(200, text="")
-    clock = FakeClock(at(RUN_AT))
-    batch = only_batch(collect(ClickpyCollector(mock_transport(router)), store, clock, [DAGSTER]))
+    clock = dl.FakeClock(dl.at(RUN_AT))
+    batch = dl.only_batch(
+        dl.collect(ClickpyCollector(dl.mock_transport(router)), store, clock, [DAGSTER])
+    )
     assert batch.downloads == () and batch.errors == ()
 
 
 def test_server_error_is_retried_even_though_it_is_a_post(store: Any) -> None:
-    router = mock_router(BASE)
+    router = dl.mock_router(BASE)
     router.post("/").mock(
         side_effect=[
             httpx.Response(503, text="Service Unavailable"),
-            httpx.Response(200, text=fixture_text("clickpy", "backfill_dagster.jsonl")),
+            httpx.Response(200, text=dl.fixture_text("clickpy", "backfill_dagster.jsonl")),
         ]
     )
-    clock = FakeClock(at(RUN_AT))
-    batch = only_batch(collect(ClickpyCollector(mock_transport(router)), store, clock, [DAGSTER]))
+    clock = dl.FakeClock(dl.at(RUN_AT))
+    batch = dl.only_batch(
+        dl.collect(ClickpyCollector(dl.mock_transport(router)), store, clock, [DAGSTER])
+    )
     assert len(batch.downloads) == 8
     assert len(clock.sleeps) == 1
 
 
 def test_authentication_error_names_the_user(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRACKER_CLICKHOUSE_USER", "demo")
-    router = mock_router(BASE)
+    router = dl.mock_router(BASE)
     route = router.post("/").respond(
         403,
-        text=fixture_text("clickpy", "error_auth.txt"),
+        text=dl.fixture_text("clickpy", "error_auth.txt"),
         headers={"X-ClickHouse-Exception-Code": "516"},
     )
-    clock = FakeClock(at(RUN_AT))
-    failure = only_failure(
-        collect(ClickpyCollector(mock_transport(router)), store, clock, [DAGSTER])
+    clock = dl.FakeClock(dl.at(RUN_AT))
+    failure = dl.only_failure(
+        dl.collect(ClickpyCollector(dl.mock_transport(router)), store, clock, [DAGSTER])
     )
     assert route.calls.last.request.url.params["user"] == "demo"
     assert "Code: 516. DB::Exception: demo: Authentication failed" in failure.error
@@ -256,30 +254,30 @@ def _refuse(users: set[str]) -> Any:
     def answer(request: httpx.Request) -> httpx.Response:
         user = request.url.params["user"]
         if user in users:
-            return httpx.Response(200, text=fixture_text("clickpy", "backfill_dagster.jsonl"))
-        text = fixture_text("clickpy", "error_auth.txt").replace("demo:", f"{user}:")
+            return httpx.Response(200, text=dl.fixture_text("clickpy", "backfill_dagster.jsonl"))
+        text = dl.fixture_text("clickpy", "error_auth.txt").replace("demo:", f"{user}:")
         return httpx.Response(403, text=text, headers={"X-ClickHouse-Exception-Code": "516"})
 
     return answer
 
 
 def test_default_user_is_demo(store: Any) -> None:
-    router = mock_router(BASE)
+    router = dl.mock_router(BASE)
     route = router.post("/").mock(side_effect=_refuse({"demo", "play"}))
-    clock = FakeClock(at(RUN_AT))
-    only_batch(collect(ClickpyCollector(mock_transport(router)), store, clock, [DAGSTER]))
+    clock = dl.FakeClock(dl.at(RUN_AT))
+    dl.only_batch(dl.collect(ClickpyCollector(dl.mock_transport(router)), store, clock, [DAGSTER]))
     assert [c.request.url.params["user"] for c in route.calls] == ["demo"]
 
 
 def test_a_refused_default_user_falls_back_to_play_once_per_run(
     store: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    router = mock_router(BASE)
+    router = dl.mock_router(BASE)
     route = router.post("/").mock(side_effect=_refuse({"play"}))
     tools = [DAGSTER, Tool(id="d2", name="D2", skill="orchestration", pypi=("dagster-pipes",))]
-    clock = FakeClock(at(RUN_AT))
+    clock = dl.FakeClock(dl.at(RUN_AT))
     with caplog.at_level("INFO", logger="tracker.collectors.clickpy"):
-        outcomes = collect(ClickpyCollector(mock_transport(router)), store, clock, tools)
+        outcomes = dl.collect(ClickpyCollector(dl.mock_transport(router)), store, clock, tools)
     assert all(isinstance(o, ToolBatch) and len(o.downloads) == 8 for o in outcomes)
     assert [c.request.url.params["user"] for c in route.calls] == ["demo", "play", "play"]
     assert "user 'demo' refused (code 516); trying 'play'" in caplog.text
@@ -287,11 +285,11 @@ def test_a_refused_default_user_falls_back_to_play_once_per_run(
 
 
 def test_when_both_users_are_refused_the_error_names_the_last_one(store: Any) -> None:
-    router = mock_router(BASE)
+    router = dl.mock_router(BASE)
     route = router.post("/").mock(side_effect=_refuse(set()))
-    clock = FakeClock(at(RUN_AT))
-    failure = only_failure(
-        collect(ClickpyCollector(mock_transport(router)), store, clock, [DAGSTER])
+    clock = dl.FakeClock(dl.at(RUN_AT))
+    failure = dl.only_failure(
+        dl.collect(ClickpyCollector(dl.mock_transport(router)), store, clock, [DAGSTER])
     )
     assert [c.request.url.params["user"] for c in route.calls] == ["demo", "play"]
     assert "Code: 516. DB::Exception: play: Authentication failed" in failure.error
@@ -299,11 +297,11 @@ def test_when_both_users_are_refused_the_error_names_the_last_one(store: Any) ->
 
 def test_an_explicit_user_is_never_swapped(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRACKER_CLICKHOUSE_USER", "analyst")
-    router = mock_router(BASE)
+    router = dl.mock_router(BASE)
     route = router.post("/").mock(side_effect=_refuse({"demo", "play"}))
-    clock = FakeClock(at(RUN_AT))
-    failure = only_failure(
-        collect(ClickpyCollector(mock_transport(router)), store, clock, [DAGSTER])
+    clock = dl.FakeClock(dl.at(RUN_AT))
+    failure = dl.only_failure(
+        dl.collect(ClickpyCollector(dl.mock_transport(router)), store, clock, [DAGSTER])
     )
     assert [c.request.url.params["user"] for c in route.calls] == ["analyst"]
     assert "analyst: Authentication failed" in failure.error
@@ -334,8 +332,8 @@ def test_both_sources_keep_their_rows_and_the_view_prefers_clickpy(store: Any) -
             ),
         )
     )
-    assert len(rows(store, "SELECT * FROM downloads_daily WHERE tool_id = 'dagster'")) == 3
-    preferred = rows(
+    assert len(dl.rows(store, "SELECT * FROM downloads_daily WHERE tool_id = 'dagster'")) == 3
+    preferred = dl.rows(
         store,
         "SELECT day, downloads, source FROM downloads_preferred WHERE tool_id = 'dagster' ORDER BY day",
     )
@@ -351,7 +349,7 @@ def test_cli_backfills_then_increments_without_duplicates(
     import tracker.runner
     from tracker.cli import app
 
-    def invoke(clock: FakeClock) -> Any:
+    def invoke(clock: dl.FakeClock) -> Any:
         monkeypatch.setattr(
             tracker.runner,
             "CollectContext",
@@ -363,24 +361,18 @@ def test_cli_backfills_then_increments_without_duplicates(
 
     with respx.mock(base_url=BASE, assert_all_called=False) as mock:
         route = mock.post("/", params={"param_name": "dagster"})
-        route.respond(200, text=fixture_text("clickpy", "backfill_dagster.jsonl"))
-        first = invoke(FakeClock(at(RUN_AT)))
+        route.respond(200, text=dl.fixture_text("clickpy", "backfill_dagster.jsonl"))
+        first = invoke(dl.FakeClock(dl.at(RUN_AT)))
         assert first.exit_code == 0, first.output
         assert "clickpy: ok, 1 tool stored, 0 failed, 8 rows, 1 request" in first.output
-        route.respond(200, text=fixture_text("clickpy", "incremental_dagster.jsonl"))
-        second = invoke(FakeClock(at("2025-03-11T08:00")))
+        route.respond(200, text=dl.fixture_text("clickpy", "incremental_dagster.jsonl"))
+        second = invoke(dl.FakeClock(dl.at("2025-03-11T08:00")))
         assert second.exit_code == 0, second.output
         assert "4 rows, 1 request" in second.output
 
-    import duckdb
-
-    con = duckdb.connect(str(db_path), read_only=True)
-    try:
-        got = con.execute(
-            "SELECT day, downloads FROM downloads_daily WHERE source = 'clickpy' ORDER BY day"
-        ).fetchall()
-    finally:
-        con.close()
+    [got] = dl.query_db(
+        db_path, "SELECT day, downloads FROM downloads_daily WHERE source = 'clickpy' ORDER BY day"
+    )
     assert got == [
         (date(2019, 5, 2), 14),
         (date(2019, 5, 3), 31),

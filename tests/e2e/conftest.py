@@ -148,6 +148,13 @@ def query(db: Path, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, 
         con.close()
 
 
+def query_distinct(db: Path, sql: str, params: Sequence[object] = ()) -> set[tuple[Any, ...]]:
+    """Return the rows of ``sql`` as a set, asserting that no row stands twice."""
+    rows = query(db, sql, params)
+    assert len(rows) == len(set(rows))
+    return set(rows)
+
+
 def stored_releases(db: Path, source: str = "pypi") -> set[ReleaseRow]:
     """Return the `releases` rows of ``source`` as comparable tuples."""
     rows = query(

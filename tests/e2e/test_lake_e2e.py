@@ -11,17 +11,9 @@ from typing import Any
 
 import pytest
 
+import tests.e2e.conftest as e2e
 from fakes import FakeUpstream
 from tests.backends import backend_params
-from tests.e2e.conftest import (
-    Spawned,
-    catalog_pypi_tools,
-    expected_releases,
-    query,
-    run_tracker,
-    serve_catalog,
-    stored_releases,
-)
 from tests.e2e.test_scenarios_demand import TOOL_ARGS as DEMAND_TOOL_ARGS
 from tests.e2e.test_scenarios_demand import TOOLS as DEMAND_TOOLS
 from tests.e2e.test_scenarios_demand import (
@@ -53,7 +45,7 @@ from tests.e2e.test_scenarios_sources import (
 pytestmark = pytest.mark.slow
 
 SOURCES = ("github", "pypi", "pypistats", "clickpy", "apache", "hn", "stackoverflow")
-SpawnFn = Callable[[Sequence[str], Mapping[str, str]], Spawned]
+SpawnFn = Callable[[Sequence[str], Mapping[str, str]], e2e.Spawned]
 KEYS = {  # each table's key: never stored twice
     "releases": "tool_id, source, project, version",
     "star_history": "tool_id, week_start",
@@ -93,7 +85,7 @@ class _Reader:
 
 def _assert_no_duplicate_keys(backend: Any) -> None:
     for table, key in KEYS.items():
-        rows = query(
+        rows = e2e.query(
             backend, f"SELECT count(*), count(DISTINCT ({key})) FROM {table}"
         )  # struct of the key columns
         assert rows[0][0] == rows[0][1], f"{table}: duplicate keys"
@@ -105,7 +97,7 @@ def test_every_source_stored_exactly_and_rerun_is_idempotent(
 ) -> None:
     env = _env(e2e_env, backend)
     pypi_tools = {"sacred": ("sacred",)}
-    serve_catalog(fake, pypi_tools)
+    e2e.serve_catalog(fake, pypi_tools)
     repos = {
         "sacred": gh_repo(fake, "sacred", "IDSIA/sacred"),
         "oozie": gh_repo(fake, "oozie", "apache/oozie"),
@@ -124,7 +116,7 @@ def test_every_source_stored_exactly_and_rerun_is_idempotent(
     serve_questions(fake, _month(started))
 
     for attempt in range(2):
-        done = run_tracker(["collect", "--tool", "sacred", "--tool", "oozie"], env, timeout=180)
+        done = e2e.run_tracker(["collect", "--tool", "sacred", "--tool", "oozie"], env, timeout=180)
         assert done.returncode == 0, done.stderr
         for source in SOURCES:
             assert any(line.startswith(f"{source}: ok") for line in done.stdout.splitlines()), (
@@ -135,39 +127,41 @@ def test_every_source_stored_exactly_and_rerun_is_idempotent(
         assert got_weeks(backend) == exp_weeks(repos)
         assert got_gh_releases(backend) == exp_gh_releases(repos)
         assert got_identities(backend) == exp_identities(repos, catalog)
-        assert stored_releases(backend) == expected_releases(fake, pypi_tools)
+        assert e2e.stored_releases(backend) == e2e.expected_releases(fake, pypi_tools)
         assert _downloads(backend, "pypistats") == _exp_downloads("sacred", "sacred", stats)
         assert _downloads(backend, "clickpy") == _exp_downloads("sacred", "sacred", clicks)
-        assert stored_releases(backend, "apache") == {
+        assert e2e.stored_releases(backend, "apache") == {
             ("oozie", "oozie", "5.2.1", t.replace(tzinfo=None), False, False, True)
         }
         _assert_no_duplicate_keys(backend)
-        runs = query(backend, "SELECT count(*), count(*) FILTER (status = 'ok') FROM runs")
+        runs = e2e.query(backend, "SELECT count(*), count(*) FILTER (status = 'ok') FROM runs")
         n = len(SOURCES) * (attempt + 1)
         assert runs == [(n, n)]
-        assert query(backend, "SELECT count(*) FROM run_errors") == [(0,)]
+        assert e2e.query(backend, "SELECT count(*) FROM run_errors") == [(0,)]
 
     # the demand sources on three tools of a catalog override: job posts and questions exact
     # with an app key: the whole Stack Overflow backfill fits one day's quota
     denv = {**demand_env(env, tmp_path), "TRACKER_STACKEXCHANGE_KEY": "e2e-app-key"}
     for _ in range(2):
-        done = run_tracker(["collect", "-s", "hn", "-s", "stackoverflow", *DEMAND_TOOL_ARGS], denv)
+        done = e2e.run_tracker(
+            ["collect", "-s", "hn", "-s", "stackoverflow", *DEMAND_TOOL_ARGS], denv
+        )
         assert done.returncode == 0, done.stderr
         assert _demand(backend, "hn") == expected_hn(fake, served)
         complete = _stored_through(fake, backend, started)
         assert _demand(backend, "stackoverflow") == expected_so(fake, complete)
         _assert_no_duplicate_keys(backend)
-    assert query(backend, "SELECT count(*) FROM runs WHERE status <> 'ok'") == [(0,)]
+    assert e2e.query(backend, "SELECT count(*) FROM runs WHERE status <> 'ok'") == [(0,)]
 
     out = tmp_path / "rep"
-    done = run_tracker(["report", "--out", str(out), "--json"], env, timeout=180)
+    done = e2e.run_tracker(["report", "--out", str(out), "--json"], env, timeout=180)
     assert done.returncode == 0, done.stderr
     assert len(json.loads(done.stdout)["files"]) == 3
     # the report stored its labels in the warehouse (one as-of date, each key once)
-    labels = query(backend, "SELECT count(DISTINCT as_of), count(*) FROM tool_labels")
+    labels = e2e.query(backend, "SELECT count(DISTINCT as_of), count(*) FROM tool_labels")
     assert labels[0][0] == 1 and labels[0][1] > 0
     _assert_no_duplicate_keys(backend)
-    done = run_tracker(["status", "--json"], env, timeout=180)
+    done = e2e.run_tracker(["status", "--json"], env, timeout=180)
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
     assert doc["db"] == backend.spec
@@ -192,15 +186,15 @@ def test_two_writers_and_a_reader_lose_and_duplicate_nothing(
     after each round the stored rows are exactly the fake's, no key twice, every run ok, no run
     error. (Small rounds: two GitHub repos, three PyPI tools; the rounds are what matters.)"""
     env = _env(e2e_env, backend)
-    pypi_tools = dict(list(catalog_pypi_tools().items())[:3])
-    serve_catalog(fake, pypi_tools)
+    pypi_tools = dict(list(e2e.catalog_pypi_tools().items())[:3])
+    e2e.serve_catalog(fake, pypi_tools)
     gh_tools = {"sacred": "IDSIA/sacred", "oozie": "apache/oozie"}
     repos = {tool: gh_repo(fake, tool, name) for tool, name in gh_tools.items()}
     pypi_args = [a for tool in pypi_tools for a in ("--tool", tool)]
     gh_args = [a for tool in gh_tools for a in ("--tool", tool)]
     # the lake exists (migrated) before the rounds: a report needs its tables
     fake.apache.add_project("oozie", {"5.2.1": datetime(2021, 1, 4, tzinfo=UTC)})
-    first = run_tracker(["collect", "--source", "apache", "--tool", "oozie"], env)
+    first = e2e.run_tracker(["collect", "--source", "apache", "--tool", "oozie"], env)
     assert first.returncode == 0, first.stderr
 
     retried = 0
@@ -219,23 +213,23 @@ def test_two_writers_and_a_reader_lose_and_duplicate_nothing(
         retried += sum(p.stderr.count("lake transaction conflict") for p in procs)
         reader: Any = _Reader(backend)
         try:
-            assert stored_releases(reader) == expected_releases(fake, pypi_tools)
+            assert e2e.stored_releases(reader) == e2e.expected_releases(fake, pypi_tools)
             assert got_gh_releases(reader) == exp_gh_releases(repos)
             assert got_weeks(reader) == exp_weeks(repos)
             assert got_identities(reader) == exp_identities(repos, gh_tools)
             assert got_snapshots(reader) == exp_snapshots(repos)
-            snapshots = query(reader, "SELECT count(*) FROM repo_snapshots")
+            snapshots = e2e.query(reader, "SELECT count(*) FROM repo_snapshots")
             assert snapshots == [(len(repos) * round_no,)]  # one per repo per round: none lost
             _assert_no_duplicate_keys(reader)
-            runs = query(
+            runs = e2e.query(
                 reader,
                 "SELECT source, status, count(*) FROM runs WHERE source IN ('github', 'pypi')"
                 " GROUP BY ALL ORDER BY ALL",
             )
             assert runs == [("github", "ok", round_no), ("pypi", "ok", round_no)]
-            assert query(reader, "SELECT count(*) FROM run_errors") == [(0,)]
+            assert e2e.query(reader, "SELECT count(*) FROM run_errors") == [(0,)]
             # each report stored its labels (today's as-of date, replaced each round, each once)
-            labels = query(reader, "SELECT count(DISTINCT as_of), count(*) FROM tool_labels")
+            labels = e2e.query(reader, "SELECT count(DISTINCT as_of), count(*) FROM tool_labels")
             assert labels[0][0] == 1 and labels[0][1] > 0
         finally:
             reader.close()
@@ -248,10 +242,10 @@ def test_two_collects_of_one_source_store_each_key_once(
     fake: FakeUpstream, e2e_env: dict[str, str], backend: Any, spawn: SpawnFn
 ) -> None:
     env = _env(e2e_env, backend)
-    tools = dict(list(catalog_pypi_tools().items())[:10])
-    serve_catalog(fake, tools)
+    tools = dict(list(e2e.catalog_pypi_tools().items())[:10])
+    e2e.serve_catalog(fake, tools)
     args = ["collect", "--source", "pypi", *[a for t in tools for a in ("--tool", t)]]
     procs = [spawn(args, env), spawn(args, env)]
     assert [p.wait(timeout=300) for p in procs] == [0, 0], [p.stderr for p in procs]
-    assert stored_releases(backend) == expected_releases(fake, tools)
+    assert e2e.stored_releases(backend) == e2e.expected_releases(fake, tools)
     _assert_no_duplicate_keys(backend)

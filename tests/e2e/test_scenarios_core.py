@@ -17,24 +17,13 @@ from pathlib import Path
 
 import pytest
 
+import tests.e2e.conftest as e2e
 from fakes import FakeUpstream, Fault, PypiVersion, at
-from tests.e2e.conftest import (
-    Spawned,
-    catalog_pypi_tools,
-    expected_releases,
-    query,
-    run_tracker,
-    serve_catalog,
-    sha256,
-    stored_releases,
-    synthetic_versions,
-    tool_args,
-)
 from tracker.catalog import load_catalog
 
 pytestmark = pytest.mark.slow
 
-SpawnFn = Callable[[Sequence[str], Mapping[str, str]], Spawned]
+SpawnFn = Callable[[Sequence[str], Mapping[str, str]], e2e.Spawned]
 
 # four single-package catalog tools, in the order `--tool` gives them (the collector yields in
 # that order, so with the third blocked, the first two are stored and the fourth waits)
@@ -65,8 +54,8 @@ def _stored_lines(stderr: str) -> set[str]:
 def test_transient_faults_are_retried_and_data_is_exact(
     fake: FakeUpstream, e2e_env: dict[str, str]
 ) -> None:
-    tools = catalog_pypi_tools()
-    serve_catalog(fake, tools)
+    tools = e2e.catalog_pypi_tools()
+    e2e.serve_catalog(fake, tools)
     faults = {
         "sacred": [Fault.error(500, "Internal Server Error")],
         "dvc": [Fault.html_error(502), Fault.html_error(503)],  # two in a row
@@ -79,8 +68,8 @@ def test_transient_faults_are_retried_and_data_is_exact(
         for fault in queue:
             fake.faults.add(rf"^/pypi/{package}/json$", fault, source="pypi")
 
-    done = run_tracker(
-        ["--log-level", "info", "collect", "--source", "pypi", *tool_args(tools)], e2e_env
+    done = e2e.run_tracker(
+        ["--log-level", "info", "collect", "--source", "pypi", *e2e.tool_args(tools)], e2e_env
     )
 
     assert done.returncode == 0, done.stderr
@@ -89,29 +78,29 @@ def test_transient_faults_are_retried_and_data_is_exact(
     for package, queue in faults.items():
         assert fake.log.count(source="pypi", path=rf"^/pypi/{package}/json$") == len(queue) + 1
     db = _db(e2e_env)
-    assert stored_releases(db) == expected_releases(fake, tools)
-    runs = query(db, "SELECT status, tools_ok, tools_failed, requests FROM runs")
+    assert e2e.stored_releases(db) == e2e.expected_releases(fake, tools)
+    runs = e2e.query(db, "SELECT status, tools_ok, tools_failed, requests FROM runs")
     packages = sum(len(p) for p in tools.values())
     retries = sum(len(q) for q in faults.values())
     assert runs == [("ok", len(tools), 0, packages + retries)]
     assert fake.log.count(source="pypi") == packages + retries
-    assert query(db, "SELECT count(*) FROM run_errors") == [(0,)]
+    assert e2e.query(db, "SELECT count(*) FROM run_errors") == [(0,)]
 
 
 def test_complete_200_with_cut_json_is_retried(fake: FakeUpstream, e2e_env: dict[str, str]) -> None:
     tools = {"sacred": ("sacred",)}
-    serve_catalog(fake, tools)
+    e2e.serve_catalog(fake, tools)
     fake.faults.add(r"^/pypi/sacred/json$", Fault("cut_json"), source="pypi")
-    done = run_tracker(["collect", "--source", "pypi", "--tool", "sacred"], e2e_env)
+    done = e2e.run_tracker(["collect", "--source", "pypi", "--tool", "sacred"], e2e_env)
     assert done.returncode == 0, done.stderr
-    assert stored_releases(_db(e2e_env)) == expected_releases(fake, tools)
+    assert e2e.stored_releases(_db(e2e_env)) == e2e.expected_releases(fake, tools)
 
 
 def test_without_the_releases_key_versions_come_from_the_simple_api(
     fake: FakeUpstream, e2e_env: dict[str, str]
 ) -> None:
-    tools = catalog_pypi_tools()
-    serve_catalog(fake, tools)
+    tools = e2e.catalog_pypi_tools()
+    e2e.serve_catalog(fake, tools)
     fake.pypi.releases_key = False  # PyPI documents `releases` as deprecated
     fake.pypi.add_project(
         "Sacred",  # a display name that is not the PEP 503 one
@@ -123,10 +112,10 @@ def test_without_the_releases_key_versions_come_from_the_simple_api(
         ],
     )
 
-    done = run_tracker(["collect", "--source", "pypi", *tool_args(tools)], e2e_env)
+    done = e2e.run_tracker(["collect", "--source", "pypi", *e2e.tool_args(tools)], e2e_env)
 
     assert done.returncode == 0, done.stderr
-    assert stored_releases(_db(e2e_env)) == expected_releases(fake, tools)
+    assert e2e.stored_releases(_db(e2e_env)) == e2e.expected_releases(fake, tools)
     packages = sum(len(p) for p in tools.values())
     assert fake.log.count(source="pypi", path=r"^/simple/") == packages
     assert fake.log.count(source="pypi") == 2 * packages
@@ -136,8 +125,8 @@ def test_without_the_releases_key_versions_come_from_the_simple_api(
 
 
 def test_one_project_permanently_down(fake: FakeUpstream, e2e_env: dict[str, str]) -> None:
-    tools = catalog_pypi_tools()
-    serve_catalog(fake, tools)
+    tools = e2e.catalog_pypi_tools()
+    e2e.serve_catalog(fake, tools)
     # Retry-After: 0 keeps the four retries instant; the answer never changes
     fake.faults.add(
         r"^/pypi/dagster/json$",
@@ -146,29 +135,29 @@ def test_one_project_permanently_down(fake: FakeUpstream, e2e_env: dict[str, str
         times=None,
     )
 
-    done = run_tracker(["collect", "--source", "pypi", *tool_args(tools)], e2e_env)
+    done = e2e.run_tracker(["collect", "--source", "pypi", *e2e.tool_args(tools)], e2e_env)
 
     assert done.returncode == 1
     assert f"pypi: partial, {len(tools) - 1} tools stored, 1 failed" in done.stdout
     assert fake.log.count(source="pypi", path="^/pypi/dagster/json$") == 5  # 1 + 4 retries
     db = _db(e2e_env)
     others = {k: v for k, v in tools.items() if k != "dagster"}
-    assert stored_releases(db) == expected_releases(fake, others)
-    errors = query(db, "SELECT source, tool_id, error FROM run_errors")
+    assert e2e.stored_releases(db) == e2e.expected_releases(fake, others)
+    errors = e2e.query(db, "SELECT source, tool_id, error FROM run_errors")
     assert len(errors) == 1
     source, tool_id, error = errors[0]
     assert (source, tool_id) == ("pypi", "dagster")
     assert f"{fake.url('pypi')}/pypi/dagster/json" in error
     assert "HTTP 503" in error and "HTML page instead of JSON" in error
-    assert query(db, "SELECT status, tools_ok, tools_failed FROM runs") == [
+    assert e2e.query(db, "SELECT status, tools_ok, tools_failed FROM runs") == [
         ("partial", len(tools) - 1, 1)
     ]
 
 
 def _first_run(fake: FakeUpstream, env: dict[str, str]) -> Path:
     """Serve the ORDERED tools and collect them once (exit 0); return the DB."""
-    serve_catalog(fake, ORDERED)
-    first = run_tracker(["collect", "--source", "pypi", *TOOL_ARGS], env)
+    e2e.serve_catalog(fake, ORDERED)
+    first = e2e.run_tracker(["collect", "--source", "pypi", *TOOL_ARGS], env)
     assert first.returncode == 0, first.stderr
     return _db(env)
 
@@ -177,21 +166,21 @@ def test_whole_source_unreachable_keeps_stored_data(
     fake: FakeUpstream, e2e_env: dict[str, str]
 ) -> None:
     db = _first_run(fake, e2e_env)
-    before = stored_releases(db)
+    before = e2e.stored_releases(db)
     fake.take_offline("pypi")  # connection refused from now on
 
-    done = run_tracker(["collect", "--source", "pypi", *TOOL_ARGS], e2e_env)
+    done = e2e.run_tracker(["collect", "--source", "pypi", *TOOL_ARGS], e2e_env)
 
     assert done.returncode == 1
     assert "pypi: failed, 0 tools stored, 4 failed" in done.stdout
-    assert stored_releases(db) == before == expected_releases(fake, ORDERED)
-    errors = query(db, "SELECT tool_id, error FROM run_errors ORDER BY tool_id")
+    assert e2e.stored_releases(db) == before == e2e.expected_releases(fake, ORDERED)
+    errors = e2e.query(db, "SELECT tool_id, error FROM run_errors ORDER BY tool_id")
     assert [e[0] for e in errors] == sorted(ORDERED)
     # one wording, and every tool names its own URL (not the first one that failed)
     for tool_id, error in errors:
         assert error.startswith("not collected: pypi unreachable (cannot connect: "), error
         assert error.endswith(f": {fake.url('pypi')}/pypi/{tool_id}/json"), error
-    statuses = query(db, "SELECT status FROM runs ORDER BY run_id")
+    statuses = e2e.query(db, "SELECT status FROM runs ORDER BY run_id")
     assert statuses == [("ok",), ("failed",)]
 
 
@@ -200,8 +189,8 @@ def test_whole_source_unreachable_keeps_stored_data(
 
 def _start_blocked_run(
     fake: FakeUpstream, env: dict[str, str], spawn: SpawnFn
-) -> tuple[Spawned, Fault]:
-    serve_catalog(fake, ORDERED)
+) -> tuple[e2e.Spawned, Fault]:
+    e2e.serve_catalog(fake, ORDERED)
     gate = fake.faults.add(r"^/pypi/mlflow/json$", Fault("block"), source="pypi")
     proc = spawn(["--log-level", "info", "collect", "--source", "pypi", *TOOL_ARGS], env)
     assert gate.arrived.wait(60), proc.stderr
@@ -221,18 +210,20 @@ def test_sigkill_mid_run_leaves_no_partial_tool_and_next_run_completes(
     gate.release.set()
 
     db = _db(e2e_env)
-    stored = stored_releases(db)  # the file opens
-    expected = expected_releases(fake, ORDERED)
+    stored = e2e.stored_releases(db)  # the file opens
+    expected = e2e.expected_releases(fake, ORDERED)
     for tool in ORDERED:  # all or nothing per tool
         assert _per_tool(stored, tool) in (set(), _per_tool(expected, tool)), tool
     assert {r[0] for r in stored} == {"sacred", "dvc"}
-    assert query(db, "SELECT source, status, finished_at FROM runs") == [("pypi", "running", None)]
+    assert e2e.query(db, "SELECT source, status, finished_at FROM runs") == [
+        ("pypi", "running", None)
+    ]
 
-    again = run_tracker(["collect", "--source", "pypi", *TOOL_ARGS], e2e_env)
+    again = e2e.run_tracker(["collect", "--source", "pypi", *TOOL_ARGS], e2e_env)
 
     assert again.returncode == 0, again.stderr
-    assert stored_releases(db) == expected
-    runs = query(db, "SELECT status, error IS NOT NULL FROM runs ORDER BY run_id")
+    assert e2e.stored_releases(db) == expected
+    runs = e2e.query(db, "SELECT status, error IS NOT NULL FROM runs ORDER BY run_id")
     assert runs == [("interrupted", True), ("ok", False)]
 
 
@@ -250,9 +241,11 @@ def test_sigterm_mid_run_finishes_current_tool_and_stops(
     assert "stopped by signal" in proc.stdout
     db = _db(e2e_env)
     finished = {k: v for k, v in ORDERED.items() if k != "kedro"}
-    assert stored_releases(db) == expected_releases(fake, finished)
-    assert query(db, "SELECT status, tools_ok, tools_failed FROM runs") == [("interrupted", 3, 1)]
-    assert query(db, "SELECT tool_id, error FROM run_errors") == [
+    assert e2e.stored_releases(db) == e2e.expected_releases(fake, finished)
+    assert e2e.query(db, "SELECT status, tools_ok, tools_failed FROM runs") == [
+        ("interrupted", 3, 1)
+    ]
+    assert e2e.query(db, "SELECT tool_id, error FROM run_errors") == [
         ("kedro", "not collected: stop requested")
     ]
 
@@ -260,7 +253,7 @@ def test_sigterm_mid_run_finishes_current_tool_and_stops(
 # ---- concurrency -----------------------------------------------------------------------------
 
 
-def _wait_until_open(proc: Spawned, path: Path, timeout: float = 60.0) -> None:
+def _wait_until_open(proc: e2e.Spawned, path: Path, timeout: float = 60.0) -> None:
     """Poll /proc until ``proc`` has ``path`` open (Linux), failing after ``timeout`` s."""
     fd_dir = Path(f"/proc/{proc.proc.pid}/fd")
     deadline = time.monotonic() + timeout
@@ -279,12 +272,12 @@ def _wait_until_open(proc: Spawned, path: Path, timeout: float = 60.0) -> None:
 def test_second_collect_is_refused_or_waits(
     fake: FakeUpstream, e2e_env: dict[str, str], spawn: SpawnFn
 ) -> None:
-    serve_catalog(fake, ORDERED)
+    e2e.serve_catalog(fake, ORDERED)
     gate = fake.faults.add(r"^/pypi/sacred/json$", Fault("block"), source="pypi")
     first = spawn(["collect", "--source", "pypi", *TOOL_ARGS], e2e_env)
     assert gate.arrived.wait(60), first.stderr  # the first holds the writer lock
 
-    refused = run_tracker(["collect", "--source", "pypi", *TOOL_ARGS], e2e_env)
+    refused = e2e.run_tracker(["collect", "--source", "pypi", *TOOL_ARGS], e2e_env)
     assert refused.returncode == 2
     assert "is being written by another tracker process" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
@@ -298,8 +291,8 @@ def test_second_collect_is_refused_or_waits(
     assert first.wait() == 0, first.stderr
     assert waiting.wait() == 0, waiting.stderr
     db = _db(e2e_env)
-    assert stored_releases(db) == expected_releases(fake, ORDERED)
-    runs = query(db, "SELECT status, started_at, finished_at FROM runs ORDER BY run_id")
+    assert e2e.stored_releases(db) == e2e.expected_releases(fake, ORDERED)
+    runs = e2e.query(db, "SELECT status, started_at, finished_at FROM runs ORDER BY run_id")
     assert [r[0] for r in runs] == ["ok", "ok"]
     assert runs[1][1] >= runs[0][2]  # the second started only after the first finished
 
@@ -308,8 +301,8 @@ def test_second_collect_is_refused_or_waits(
 
 
 def _real_db(fake: FakeUpstream, env: dict[str, str]) -> bytes:
-    serve_catalog(fake, {"sacred": ("sacred",)})
-    done = run_tracker(["collect", "--source", "pypi", "--tool", "sacred"], env)
+    e2e.serve_catalog(fake, {"sacred": ("sacred",)})
+    done = e2e.run_tracker(["collect", "--source", "pypi", "--tool", "sacred"], env)
     assert done.returncode == 0, done.stderr
     return _db(env).read_bytes()
 
@@ -337,15 +330,15 @@ def test_corrupt_or_foreign_db_file_is_refused_untouched(
     else:
         real = _real_db(fake, e2e_env)
         target.write_bytes(real[: len(real) // 3])
-    digest = sha256(target)
+    digest = e2e.sha256(target)
 
     for args in (["collect", "--source", "pypi"], ["status"], ["report", "--out", "rep"]):
-        done = run_tracker([*args, "--db", str(target)], e2e_env)
+        done = e2e.run_tracker([*args, "--db", str(target)], e2e_env)
         assert done.returncode == 2, (args, done.stdout, done.stderr)
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("tracker: error: "), done.stderr
         assert str(target) in lines[0]
-        assert sha256(target) == digest
+        assert e2e.sha256(target) == digest
         assert not Path(f"{target}.wal").exists()
 
 
@@ -356,7 +349,9 @@ def test_db_under_a_regular_file_gives_one_line(
     # file is the unwritable location we can build.
     blocker = tmp_path / "file.txt"
     blocker.write_text("not a directory\n")
-    done = run_tracker(["collect", "--source", "pypi", "--db", str(blocker / "db.duckdb")], e2e_env)
+    done = e2e.run_tracker(
+        ["collect", "--source", "pypi", "--db", str(blocker / "db.duckdb")], e2e_env
+    )
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("tracker: error: "), done.stderr
@@ -420,7 +415,7 @@ def test_bad_catalog_names_line_and_field(
     catalog.write_text(text)
     env = {**e2e_env, "TRACKER_CATALOG": str(catalog)}
 
-    done = run_tracker(["collect", "--source", "pypi"], env)
+    done = e2e.run_tracker(["collect", "--source", "pypi"], env)
 
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
@@ -432,7 +427,7 @@ def test_bad_catalog_names_line_and_field(
         assert message.startswith(f"tracker: error: {catalog}:")
     assert words in message
     assert not _db(env).exists()  # nothing was created
-    check = run_tracker(["catalog", "validate", str(catalog)], env)
+    check = e2e.run_tracker(["catalog", "validate", str(catalog)], env)
     assert check.returncode == 2 and words in check.stderr
 
 
@@ -440,20 +435,20 @@ def test_sql_in_tool_flag_is_a_usage_error_and_tables_stay(
     fake: FakeUpstream, e2e_env: dict[str, str]
 ) -> None:
     db = _first_run(fake, e2e_env)
-    digest = sha256(db)
-    tables = query(db, "SELECT table_name FROM information_schema.tables ORDER BY 1")
+    digest = e2e.sha256(db)
+    tables = e2e.query(db, "SELECT table_name FROM information_schema.tables ORDER BY 1")
 
     for hostile in ("x'; DROP TABLE tools; --", 'x"); DELETE FROM releases; --', "' OR 1=1 --"):
-        done = run_tracker(["collect", "--source", "pypi", "--tool", hostile], e2e_env)
+        done = e2e.run_tracker(["collect", "--source", "pypi", "--tool", hostile], e2e_env)
         assert done.returncode == 2
         assert done.stderr.strip() == (
             f"tracker: error: --tool {hostile!r}: no such tool in the catalog "
             "(see `tracker catalog list`)"
         )
-    assert sha256(db) == digest
-    assert query(db, "SELECT table_name FROM information_schema.tables ORDER BY 1") == tables
-    assert stored_releases(db) == expected_releases(fake, ORDERED)
-    assert query(db, "SELECT count(*) FROM tools") == [(len(load_catalog().tools),)]
+    assert e2e.sha256(db) == digest
+    assert e2e.query(db, "SELECT table_name FROM information_schema.tables ORDER BY 1") == tables
+    assert e2e.stored_releases(db) == e2e.expected_releases(fake, ORDERED)
+    assert e2e.query(db, "SELECT count(*) FROM tools") == [(len(load_catalog().tools),)]
 
 
 # ---- hostile upstream text -------------------------------------------------------------------
@@ -480,19 +475,19 @@ def test_hostile_version_strings_are_stored_intact(
     ]
     fake.pypi.add_project("sacred", versions)
 
-    done = run_tracker(["collect", "--source", "pypi", "--tool", "sacred"], e2e_env)
+    done = e2e.run_tracker(["collect", "--source", "pypi", "--tool", "sacred"], e2e_env)
 
     assert done.returncode == 0, done.stderr
     assert f"{len(HOSTILE_VERSIONS)} version(s) are not PEP 440" in done.stderr
     db = _db(e2e_env)
-    rows = {r[2]: r for r in stored_releases(db)}
+    rows = {r[2]: r for r in e2e.stored_releases(db)}
     assert set(rows) == {"1.0.0", *HOSTILE_VERSIONS}
     assert rows["1.0.0"][3] == datetime(2024, 3, 1, 12, 0, 0, 250000)
     for v in HOSTILE_VERSIONS:
         assert rows[v][6] is False, repr(v[:40])  # version_valid
-    assert query(db, "SELECT count(*) FROM tools") == [(len(load_catalog().tools),)]
+    assert e2e.query(db, "SELECT count(*) FROM tools") == [(len(load_catalog().tools),)]
 
-    report = run_tracker(["report", "--out", str(tmp_path / "rep")], e2e_env)
+    report = e2e.run_tracker(["report", "--out", str(tmp_path / "rep")], e2e_env)
     assert report.returncode == 0, report.stderr
     hostile = "<script>alert('v')</script>"
     html_text = (tmp_path / "rep" / "index.html").read_text(encoding="utf-8")
@@ -508,15 +503,15 @@ def test_huge_numeric_version_does_not_sink_the_source(
 ) -> None:
     huge = "1" + "0" * 5000
     fake.pypi.add_project("sacred", [PypiVersion(huge, at("2024-04-01T00:00:00Z"))])
-    serve_catalog(fake, {"dvc": ("dvc",)})
+    e2e.serve_catalog(fake, {"dvc": ("dvc",)})
 
-    done = run_tracker(
+    done = e2e.run_tracker(
         ["collect", "--source", "pypi", "--tool", "sacred", "--tool", "dvc"], e2e_env
     )
 
     assert done.returncode == 0, done.stderr
-    stored = stored_releases(_db(e2e_env))
-    assert _per_tool(stored, "dvc") == expected_releases(fake, {"dvc": ("dvc",)})
+    stored = e2e.stored_releases(_db(e2e_env))
+    assert _per_tool(stored, "dvc") == e2e.expected_releases(fake, {"dvc": ("dvc",)})
     assert {r[2] for r in _per_tool(stored, "sacred")} == {huge}
 
 
@@ -527,8 +522,8 @@ def test_github_token_never_leaks(
     fake: FakeUpstream, e2e_env: dict[str, str], tmp_path: Path
 ) -> None:
     sentinel = "ghp_sentinel_" + os.urandom(12).hex()
-    tools = catalog_pypi_tools()
-    serve_catalog(fake, tools)
+    tools = e2e.catalog_pypi_tools()
+    e2e.serve_catalog(fake, tools)
     fake.faults.add(
         r"^/pypi/sacred/json$",
         Fault.error(503, "nope", headers={"Retry-After": "0"}),
@@ -540,20 +535,29 @@ def test_github_token_never_leaks(
 
     runs = [
         # pypistats asks for 2 s between requests (its published limit): keep it out here
-        run_tracker(
-            ["--log-level", "debug", "collect", "-s", "pypi", "-s", "github", *tool_args(tools)],
-            env,
-        ),
-        run_tracker(
+        e2e.run_tracker(
             [
-                *("--log-level", "debug", "--log-format", "json", "collect", "--json"),
-                *("-s", "pypi", *tool_args(tools)),
+                "--log-level",
+                "debug",
+                "collect",
+                "-s",
+                "pypi",
+                "-s",
+                "github",
+                *e2e.tool_args(tools),
             ],
             env,
         ),
-        run_tracker(["--log-level", "debug", "report", "--out", str(out_dir)], env),
-        run_tracker(["--log-level", "debug", "status"], env),
-        run_tracker(["--log-level", "debug", "status", "--json"], env),
+        e2e.run_tracker(
+            [
+                *("--log-level", "debug", "--log-format", "json", "collect", "--json"),
+                *("-s", "pypi", *e2e.tool_args(tools)),
+            ],
+            env,
+        ),
+        e2e.run_tracker(["--log-level", "debug", "report", "--out", str(out_dir)], env),
+        e2e.run_tracker(["--log-level", "debug", "status"], env),
+        e2e.run_tracker(["--log-level", "debug", "status", "--json"], env),
     ]
 
     assert [r.returncode for r in runs] == [1, 1, 0, 0, 0], [r.stderr[-500:] for r in runs]
@@ -568,6 +572,6 @@ def test_github_token_never_leaks(
     # PyPI never receives the GitHub credential
     assert fake.log.count(source="pypi") > 0
     assert not any(r.had_token for r in fake.log.find(source="pypi"))
-    assert {v.version for v in synthetic_versions("dvc")} <= {
-        r[2] for r in stored_releases(db) if r[0] == "dvc"
+    assert {v.version for v in e2e.synthetic_versions("dvc")} <= {
+        r[2] for r in e2e.stored_releases(db) if r[0] == "dvc"
     }

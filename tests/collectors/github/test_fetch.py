@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pytest
+
 from fakes import Budget, Fault
 from tests.collectors.github._support import (
     AIRFLOW,
@@ -108,22 +110,22 @@ def test_truncated_and_cut_bodies_are_retried(store: Any, gh: RespxGitHub) -> No
     assert requests == len(gh.calls) == 2 + pages + 3  # one retry each
 
 
-def test_secondary_limit_403_honours_retry_after(store: Any, gh: RespxGitHub) -> None:
+@pytest.mark.parametrize(
+    ("without", "waited"),
+    [
+        pytest.param((), 37.0, id="honours-retry-after"),
+        pytest.param(("retry-after",), 60.0, id="without-retry-after-waits-a-minute"),
+    ],
+)
+def test_secondary_limit_403_waits(
+    store: Any, gh: RespxGitHub, without: tuple[str, ...], waited: float
+) -> None:
     airflow(gh)
-    gh.fail(r"/releases", fixture("secondary_limit_403.json"))
+    gh.fail(r"/releases", fixture("secondary_limit_403.json", without=without))
     sleeps: list[float] = []
     outcomes, _ = run(store, gh, [AIRFLOW], sleeps=sleeps)
     assert clean(outcomes[0])
-    assert sleeps == [37.0]
-
-
-def test_secondary_limit_without_retry_after_waits_a_minute(store: Any, gh: RespxGitHub) -> None:
-    airflow(gh)
-    gh.fail(r"/releases", fixture("secondary_limit_403.json", without=("retry-after",)))
-    sleeps: list[float] = []
-    outcomes, _ = run(store, gh, [AIRFLOW], sleeps=sleeps)
-    assert clean(outcomes[0])
-    assert sleeps == [60.0]
+    assert sleeps == [waited]
 
 
 def test_429_with_retry_after(store: Any, gh: RespxGitHub) -> None:

@@ -11,22 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.collectors.github._support import (
-    EAST,
-    FIX,
-    NOW,
-    WEST,
-)
+from tests.collectors.github._support import EAST, FIX, NOW, WEST
 from tests.strategies import ANY_URL, FAST, crashes_cleanly, ints, json_values, parse_outcome
 from tracker.collectors import github
-from tracker.collectors.github import (
-    nearest_sunday,
-    parse_graphql_repo,
-    parse_releases,
-    parse_repo,
-    parse_star_history,
-    week_start_of,
-)
 from tracker.errors import ParseError, TrackerError
 from tracker.records import ReleaseRecord
 
@@ -34,7 +21,7 @@ from tracker.records import ReleaseRecord
 
 
 def test_parse_repo_fixture() -> None:
-    info = parse_repo(json.loads((FIX / "repo_airflow.json").read_text()), url="u")
+    info = github.parse_repo(json.loads((FIX / "repo_airflow.json").read_text()), url="u")
     assert (info.repo_id, info.full_name, info.stars, info.forks) == (
         33884891,
         "apache/airflow",
@@ -47,12 +34,12 @@ def test_parse_repo_fixture() -> None:
 
 def test_parse_repo_rejects_missing_id() -> None:
     with pytest.raises(ParseError, match="'id'"):
-        parse_repo({"full_name": "a/b"}, url="u")
+        github.parse_repo({"full_name": "a/b"}, url="u")
 
 
 def test_parse_releases_skips_drafts_and_keeps_prerelease_flag() -> None:
     items = json.loads((FIX / "releases_page.json").read_text())
-    out = parse_releases(items, tool_id="airflow", project="apache/airflow", url="u")
+    out = github.parse_releases(items, tool_id="airflow", project="apache/airflow", url="u")
     assert [(r.version, r.is_prerelease, r.title) for r in out] == [
         ("3.1.4rc1", True, "Apache Airflow 3.1.4rc1"),
         ("3.1.3", False, "Apache Airflow 3.1.3"),
@@ -63,7 +50,9 @@ def test_parse_releases_skips_drafts_and_keeps_prerelease_flag() -> None:
 
 
 def test_parse_star_history_weeks_are_sunday_dates_and_may_be_negative() -> None:
-    weeks = parse_star_history(json.loads((FIX / "star_history_page.json").read_text()), url="u")
+    weeks = github.parse_star_history(
+        json.loads((FIX / "star_history_page.json").read_text()), url="u"
+    )
     assert weeks == {
         date(2025, 11, 23): 37,
         date(2025, 11, 16): 112,
@@ -72,24 +61,27 @@ def test_parse_star_history_weeks_are_sunday_dates_and_may_be_negative() -> None
     }
     assert all(d.weekday() == 6 for d in weeks)
     with pytest.raises(ParseError, match=r"\[\]\.total"):
-        parse_star_history([{"week": 1763856000}], url="u")
+        github.parse_star_history([{"week": 1763856000}], url="u")
 
 
 def test_star_history_weeks_not_aligned_with_utc_land_on_the_nearest_sunday() -> None:
-    assert nearest_sunday(datetime.fromtimestamp(WEST, UTC)) == date(2026, 11, 22)
-    assert nearest_sunday(datetime.fromtimestamp(EAST, UTC)) == date(2026, 11, 22)
+    assert github.nearest_sunday(datetime.fromtimestamp(WEST, UTC)) == date(2026, 11, 22)
+    assert github.nearest_sunday(datetime.fromtimestamp(EAST, UTC)) == date(2026, 11, 22)
     page = [
         {"week": EAST, "total": 4, "days": [1, 1, 1, 1, 0, 0, 0]},
         {"week": EAST - 7 * 86400, "total": 2, "days": [2, 0, 0, 0, 0, 0, 0]},
     ]
-    assert parse_star_history(page, url="u") == {date(2026, 11, 22): 4, date(2026, 11, 15): 2}
+    assert github.parse_star_history(page, url="u") == {
+        date(2026, 11, 22): 4,
+        date(2026, 11, 15): 2,
+    }
     west = [{"week": WEST, "total": 4, "days": [1, 1, 1, 1, 0, 0, 0]}]
-    assert parse_star_history(west, url="u") == {date(2026, 11, 22): 4}
+    assert github.parse_star_history(west, url="u") == {date(2026, 11, 22): 4}
 
 
 def test_parse_graphql_repo_fixture() -> None:
     body = json.loads((FIX / "graphql_partial.json").read_text())
-    info = parse_graphql_repo(body["data"]["r0"], url="u")
+    info = github.parse_graphql_repo(body["data"]["r0"], url="u")
     assert (info.repo_id, info.full_name, info.stars, info.open_issues, info.watchers) == (
         33884891,
         "apache/airflow",
@@ -100,9 +92,9 @@ def test_parse_graphql_repo_fixture() -> None:
 
 
 def test_week_start_of_is_sunday_utc() -> None:
-    assert week_start_of(NOW) == date(2026, 11, 22)
-    assert week_start_of(datetime(2026, 11, 22, 0, 0, tzinfo=UTC)) == date(2026, 11, 22)
-    assert week_start_of(datetime(2026, 11, 21, 23, 59, tzinfo=UTC)) == date(2026, 11, 15)
+    assert github.week_start_of(NOW) == date(2026, 11, 22)
+    assert github.week_start_of(datetime(2026, 11, 22, 0, 0, tzinfo=UTC)) == date(2026, 11, 22)
+    assert github.week_start_of(datetime(2026, 11, 21, 23, 59, tzinfo=UTC)) == date(2026, 11, 15)
 
 
 # ---- property tests: any input parses or raises a TrackerError ----------------------------------
