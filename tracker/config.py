@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tracker.errors import ConfigError
+from tracker.errors import ConfigError, WarehouseError
 from tracker.warehouse.lake import LakeTarget, parse_target
 
 __all__ = [
@@ -103,6 +103,15 @@ class Settings:
     def db_label(self) -> str:
         """The warehouse as logs and messages name it (a lake's password masked)."""
         return self.lake.display if self.lake is not None else str(self.db_path)
+
+    def mask(self, text: str) -> str:
+        """Return ``text`` with the lake catalog's password masked (a file target: unchanged)."""
+        return self.lake.mask(text) if self.lake is not None else text
+
+    def database_error(self, exc: BaseException) -> WarehouseError:
+        """The one-line error for a DuckDB error on this warehouse (e.g. a damaged file)."""
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return WarehouseError(f"{self.db_label}: database error: {self.mask(first)}")
 
     def __repr__(self) -> str:  # never show the token or a catalog password
         token = "set" if self.github_token else "unset"

@@ -12,7 +12,7 @@ from tracker.catalog import Catalog, Tool, load_catalog
 from tracker.clock import Clock, utc_now
 from tracker.collectors.base import SOURCES, CollectContext, get_collector
 from tracker.config import Settings
-from tracker.errors import ConfigError, WarehouseError
+from tracker.errors import ConfigError
 from tracker.logging_setup import bind_run, unbind_run
 from tracker.signals import on_force_stop
 from tracker.source_run import SourceRun, collect_source
@@ -96,10 +96,7 @@ def run_collect(
                     break
         except Exception as exc:
             if is_database_error(exc):  # a damaged file: one clear line, exit 2
-                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                if settings.lake is not None:
-                    first = settings.lake.mask(first)
-                raise WarehouseError(f"{settings.db_label}: database error: {first}") from exc
+                raise settings.database_error(exc) from exc
             raise
         finally:
             unbind_run()

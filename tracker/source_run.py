@@ -113,7 +113,7 @@ class SourceRun:
 
     def masked(self, text: str) -> str:
         """Return ``text`` with the lake catalog's password masked (a file target: unchanged)."""
-        return self.settings.lake.mask(text) if self.settings.lake is not None else text
+        return self.settings.mask(text)
 
     def interrupt_now(self) -> None:
         """A second signal ends the process: close the run with what is stored so far."""

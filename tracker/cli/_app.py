@@ -66,10 +66,8 @@ def as_tracker_error(exc: Exception, settings: Any, out: Path | None = None) -> 
     from tracker.warehouse.db import is_database_error
 
     if is_database_error(exc):
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if settings.lake is not None:
-            first = settings.lake.mask(first)
-        return WarehouseError(f"{settings.db_label}: database error: {first}")
+        error: WarehouseError = settings.database_error(exc)
+        return error
     if isinstance(exc, OSError) and out is not None:
         return ConfigError(f"cannot write the report to {out}: {exc.strerror or exc}")
     raise exc
