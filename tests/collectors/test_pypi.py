@@ -244,11 +244,13 @@ def _without_releases(name: str) -> dict[str, object]:
     return {k: v for k, v in payload.items() if k not in ("releases", "urls")}
 
 
+@pytest.mark.parametrize("releases", ["absent", "null"])
 @respx.mock
-def test_collect_reads_the_simple_api_when_releases_is_absent() -> None:
-    respx.get("https://pypi.test/pypi/sacred/json").respond(
-        json=_without_releases("sacred.json"), headers={"ETag": '"e1"'}
-    )
+def test_collect_reads_the_simple_api_when_releases_is_absent(releases: str) -> None:
+    document = _without_releases("sacred.json")
+    if releases == "null":
+        document["releases"] = None
+    respx.get("https://pypi.test/pypi/sacred/json").respond(json=document, headers={"ETag": '"e1"'})
     simple = respx.get("https://pypi.test/simple/sacred/").respond(
         json=_load("simple_sacred.json"),
         headers={"Content-Type": "application/vnd.pypi.simple.v1+json"},

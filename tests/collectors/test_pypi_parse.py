@@ -3,6 +3,8 @@ TrackerError, never a crash; the fast path for plain versions agrees with packag
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,9 +13,11 @@ from hypothesis import strategies as st
 from packaging.version import InvalidVersion, Version
 
 from tests.strategies import FAST, json_values_of
-from tracker.collectors._pypi_parse import _kind
+from tracker.collectors._pypi_parse import ProjectDocument, _kind, decode_project
 from tracker.collectors.pypi import PypiProject, parse_project
-from tracker.errors import TrackerError
+from tracker.errors import ParseError, TrackerError
+
+FIX = Path(__file__).parents[1] / "fixtures" / "pypi"
 
 json_values = json_values_of(st.integers())
 
@@ -81,6 +85,49 @@ def test_payload_shaped_input_gives_a_record_or_a_clear_error(payload: Any) -> N
 def test_well_formed_releases_always_parse(releases: dict[str, list[dict[str, object]]]) -> None:
     payload = {"info": {"name": "Some.Pkg"}, "releases": releases}
     _check(payload)
+
+
+def _outcome(payload: object) -> object:
+    """parse_project's records, or the field and message of its ParseError."""
+    try:
+        return parse_project(payload, tool_id="t", package="p", url="https://pypi.test/x")
+    except ParseError as exc:
+        return exc.field, str(exc)
+
+
+@FAST
+@given(payloads | json_values)
+def test_decode_project_parses_to_what_the_whole_json_value_does(payload: Any) -> None:
+    body = json.dumps(payload).encode()
+    assert _outcome(decode_project(body)) == _outcome(json.loads(body))
+
+
+@pytest.mark.parametrize("name", ["sacred.json", "awkward.json"])
+def test_documents_of_the_documented_shape_take_the_fast_path(name: str) -> None:
+    body = (FIX / name).read_bytes()
+    decoded = decode_project(body)
+    assert isinstance(decoded, ProjectDocument)  # only the fields releases are made of
+    assert _outcome(decoded) == _outcome(json.loads(body))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"info": {"name": "x"}, "releases": {"1.0": [{"yanked": null}]}}',  # null, not false
+        b'{"info": {"name": "x"}, "releases": {"1.0": ["a file name"]}}',
+        b'{"info": {"name": 3}, "releases": {}}',
+        b'{"name": "x", "files": [], "versions": []}',  # a Simple API page
+        b"[1, 2]",
+    ],
+)
+def test_other_shapes_are_decoded_in_full(body: bytes) -> None:
+    assert decode_project(body) == json.loads(body)
+
+
+@pytest.mark.parametrize("body", [b'{"info": {"name": "sac', b"<html>503</html>", b"\xff{}"])
+def test_a_body_that_is_not_json_raises_value_error(body: bytes) -> None:
+    with pytest.raises(ValueError):  # the transport retries it as cut short
+        decode_project(body)
 
 
 def test_version_beyond_int_digit_limit_is_a_record_or_a_clear_error() -> None:

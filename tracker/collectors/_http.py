@@ -102,11 +102,12 @@ def describe_body(response: httpx.Response) -> str:
 
 
 _JSON_KEY = "tracker.json"  # the decoded body, kept by the body check: parsed once
+_DECODE_KEY = "tracker.decode"  # the client's JSON decoder
 
 
-def _parses_as_json(response: httpx.Response) -> bool:
+def _parses_as_json(response: httpx.Response, decode: Callable[[bytes], object]) -> bool:
     try:
-        response.extensions[_JSON_KEY] = json.loads(response.content)
+        response.extensions[_JSON_KEY] = decode(response.content)
     except (ValueError, UnicodeDecodeError):
         return False
     return True
@@ -115,10 +116,11 @@ def _parses_as_json(response: httpx.Response) -> bool:
 def json_body(response: httpx.Response) -> Any:
     """Return the decoded JSON body; raises ValueError / UnicodeDecodeError when it is not JSON.
 
-    A body the retry transport already checked is not parsed a second time."""
+    A body the retry transport already checked is not parsed a second time; the client's
+    decoder (``make_client(decode=...)``, ``json.loads`` by default) decodes it."""
     if _JSON_KEY in response.extensions:
         return response.extensions[_JSON_KEY]
-    return json.loads(response.content)
+    return response.extensions.get(_DECODE_KEY, json.loads)(response.content)
 
 
 _DNS_MARKERS = (
@@ -178,6 +180,7 @@ class RetryTransport(httpx.BaseTransport):
         sleep: Callable[[float], None],
         retry_post: bool = False,
         check_json: bool = False,
+        decode: Callable[[bytes], object] = json.loads,
         clock: Callable[[], float] = time.time,
         rates: RateBook | None = None,
     ) -> None:
@@ -188,6 +191,7 @@ class RetryTransport(httpx.BaseTransport):
         self.sleep = sleep
         self.retry_post = retry_post
         self.check_json = check_json
+        self.decode = decode
         self.clock = clock
         self.gate = (
             RateGate(
@@ -246,6 +250,7 @@ class RetryTransport(httpx.BaseTransport):
                 attempt += retry.backoff
                 continue
             response.extensions["attempts"] = attempt + 1
+            response.extensions[_DECODE_KEY] = self.decode
             return response
 
     def _send(self, request: httpx.Request, url: str, attempt: int) -> httpx.Response:
@@ -305,7 +310,7 @@ class RetryTransport(httpx.BaseTransport):
             and self.check_json
             and response.status_code == 200
             and "json" in response.headers.get("content-type", "")
-            and not _parses_as_json(response)
+            and not _parses_as_json(response, self.decode)
         ):
             delay = self._backoff(attempt)
             log.info(
@@ -344,6 +349,7 @@ def make_client(
     transport: httpx.BaseTransport | None = None,
     retry_post: bool = False,
     check_json: bool = False,
+    decode: Callable[[bytes], object] = json.loads,
     policy: RetryPolicy | None = None,
     rates: RateBook | None = None,
 ) -> httpx.Client:
@@ -351,7 +357,9 @@ def make_client(
 
     ``transport`` replaces the network (tests pass respx's or an ``httpx.MockTransport``).
     Secrets go in ``headers`` only; httpx never logs header values. With a policy that has
-    ``rate_limits``, ``rates`` receives the budgets the answers report.
+    ``rate_limits``, ``rates`` receives the budgets the answers report. ``decode`` turns a
+    JSON body into its value (``json_body``); with ``check_json`` a 200 JSON answer it cannot
+    decode is retried as cut short.
     """
     inner = transport or httpx.HTTPTransport()
     retry = RetryTransport(
@@ -362,6 +370,7 @@ def make_client(
         sleep=ctx.sleep,
         retry_post=retry_post,
         check_json=check_json,
+        decode=decode,
         clock=lambda: ctx.now().timestamp(),
         rates=rates,
     )

@@ -307,6 +307,11 @@ class PackageCollector(BaseCollector, ABC, Generic[T]):
             ctx, source=self.name, base_url=base_url, transport=self.transport, **options
         )
 
+    def json_client(self, ctx: CollectContext, base_url: str, **options: Any) -> httpx.Client:
+        """Return ``open_client`` for a JSON API: asks for JSON, retries JSON bodies cut short."""
+        headers = {"Accept": "application/json"}
+        return self.open_client(ctx, base_url, headers=headers, check_json=True, **options)
+
     @abstractmethod
     def source(self, ctx: CollectContext, client: httpx.Client) -> PackageSource[T]:
         """Return the source declaration for this run."""

@@ -2,15 +2,24 @@
 
 Both give the same ``PypiProject``: one ``ReleaseRecord`` per version that has files, released
 at its earliest file's upload time (UTC), yanked when all its files are.
+
+A JSON API document is about 600 KB on average (the catalog's 300 come to 190 MB), almost all of
+it file metadata that no release needs (URLs, digests, sizes). ``decode_project`` decodes only
+the fields releases are made of, with msgspec, about ten times faster than ``json.loads``; a
+document that does not have the documented shape is decoded in full, so that
+``parse_project`` names the field that is wrong.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
+import msgspec
 from packaging.utils import canonicalize_version
 from packaging.version import InvalidVersion, Version
 
@@ -18,7 +27,14 @@ from tracker.collectors._packages import normalize
 from tracker.errors import ParseError
 from tracker.records import ReleaseRecord
 
-__all__ = ["PypiProject", "parse_project", "parse_simple", "version_of"]
+__all__ = [
+    "ProjectDocument",
+    "PypiProject",
+    "decode_project",
+    "parse_project",
+    "parse_simple",
+    "version_of",
+]
 
 SOURCE = "pypi"
 # file kinds PyPI has accepted: sdists, wheels, and the old eggs and installers
@@ -33,6 +49,46 @@ class PypiProject:
     releases: tuple[ReleaseRecord, ...]
     versions_without_files: int
     invalid_versions: int
+
+
+class _File(msgspec.Struct):
+    """The fields of a JSON API file that a release is made of (the others are skipped)."""
+
+    upload_time_iso_8601: str | None = None
+    upload_time: str | None = None
+    yanked: bool = False
+
+    def get(self, key: str, /) -> object | None:
+        """Read a field like a dict's ``get`` (the parser takes both)."""
+        return getattr(self, key, None)
+
+
+class _Info(msgspec.Struct):
+    name: str
+
+
+class ProjectDocument(msgspec.Struct):
+    """A ``/pypi/<name>/json`` document as ``decode_project`` reads it (``releases`` may be
+    absent: PyPI documents it as deprecated)."""
+
+    info: _Info
+    releases: dict[str, list[_File]] | None = None
+
+
+_DECODER = msgspec.json.Decoder(ProjectDocument)
+
+
+def decode_project(content: bytes) -> object:
+    """Decode a JSON API body: a ``ProjectDocument`` when it has the documented shape, else the
+    whole JSON value; raises ValueError (or UnicodeDecodeError) when it is not JSON."""
+    try:
+        return _DECODER.decode(content)
+    except msgspec.DecodeError:  # not JSON, or another shape: json says which
+        return json.loads(content)
+
+
+class _FileLike(Protocol):
+    def get(self, key: str, /) -> object | None: ...
 
 
 def _to_utc(value: object, *, naive_is_utc: bool) -> datetime | None:
@@ -68,7 +124,7 @@ def _kind(version: str) -> tuple[bool, bool]:
 
 
 def _upload_time(
-    file: Mapping[str, object], keys: tuple[str, ...], *, url: str, field: str
+    file: _FileLike, keys: tuple[str, ...], *, url: str, field: str
 ) -> datetime | None:
     """Return the first of ``keys`` that parses (the last one is naive UTC), None when absent."""
     for i, key in enumerate(keys):
@@ -111,7 +167,13 @@ def _project(
 
 
 def parse_project(payload: object, *, tool_id: str, package: str, url: str) -> PypiProject:
-    """Return the versions in a ``/pypi/<name>/json`` payload as release records (UTC)."""
+    """Return the versions in a ``/pypi/<name>/json`` payload (a ``ProjectDocument`` or the
+    JSON value) as release records (UTC)."""
+    if isinstance(payload, ProjectDocument):
+        if payload.releases is None:
+            raise ParseError("missing or not an object", source=SOURCE, field="releases", url=url)
+        typed = {v: [_earliest(fs, url)] if fs else [] for v, fs in payload.releases.items()}
+        return _project(tool_id, normalize(payload.info.name), typed)
     if not isinstance(payload, dict):
         raise ParseError("payload is not a JSON object", source=SOURCE, field="$", url=url)
     info = payload.get("info")
@@ -134,7 +196,7 @@ def parse_project(payload: object, *, tool_id: str, package: str, url: str) -> P
 _KEYS = ("upload_time_iso_8601", "upload_time")
 
 
-def _earliest(files: list[dict[str, object]], url: str) -> tuple[datetime | None, bool]:
+def _earliest(files: Sequence[_FileLike], url: str) -> tuple[datetime | None, bool]:
     """Return (earliest upload time, all files yanked) of a version's files.
 
     PyPI writes ``upload_time_iso_8601`` as ``YYYY-MM-DDTHH:MM:SS[.ffffff]Z``, which sorts as

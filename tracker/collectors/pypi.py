@@ -29,7 +29,13 @@ from tracker.collectors._packages import (
     get_json,
     normalize,
 )
-from tracker.collectors._pypi_parse import PypiProject, parse_project, parse_simple
+from tracker.collectors._pypi_parse import (
+    ProjectDocument,
+    PypiProject,
+    decode_project,
+    parse_project,
+    parse_simple,
+)
 from tracker.collectors.base import CollectContext, register
 from tracker.records import HttpCacheRecord
 
@@ -84,8 +90,11 @@ def fetch_simple(client: httpx.Client, package: str) -> Fetched:
 
 
 def lacks_releases(payload: object) -> bool:
-    """Return True for a JSON API document without the (deprecated) ``releases`` key."""
-    return isinstance(payload, dict) and "info" in payload and "releases" not in payload
+    """Return True for a JSON API document without the (deprecated) ``releases`` key (or with
+    ``"releases": null``)."""
+    if isinstance(payload, ProjectDocument):
+        return payload.releases is None
+    return isinstance(payload, dict) and "info" in payload and payload.get("releases") is None
 
 
 def _invalid_warning(totals: Mapping[str, int]) -> tuple[str, ...]:
@@ -128,9 +137,8 @@ class PypiCollector(PackageCollector[tuple[str | None, str | None]]):
     name: ClassVar[str] = SOURCE
 
     def client(self, ctx: CollectContext) -> httpx.Client:
-        """Return PyPI's client (JSON bodies cut short are retried)."""
-        headers = {"Accept": "application/json"}
-        return self.open_client(ctx, ctx.settings.pypi_url, headers=headers, check_json=True)
+        """Return PyPI's client (JSON API documents are decoded by ``decode_project``)."""
+        return self.json_client(ctx, ctx.settings.pypi_url, decode=decode_project)
 
     def source(
         self, ctx: CollectContext, client: httpx.Client

@@ -191,10 +191,7 @@ class PypistatsCollector(PackageCollector[tuple[str | None, str | None]]):
         policy = RetryPolicy(
             retries=ctx.settings.http_retries, retry_statuses=frozenset({500, 502, 503, 504})
         )
-        headers = {"Accept": "application/json"}
-        return self.open_client(
-            ctx, ctx.settings.pypistats_url, headers=headers, check_json=True, policy=policy
-        )
+        return self.json_client(ctx, ctx.settings.pypistats_url, policy=policy)
 
     def source(
         self, ctx: CollectContext, client: httpx.Client
