@@ -68,7 +68,8 @@ def run_collect(
     """Collect ``sources`` (default all) for ``tool_ids`` (default all trackable) into the DB.
 
     ``clock`` (default: the wall clock) is the one clock of the run: collectors read it as
-    ``ctx.now`` and the store stamps the run log with it. Raises ConfigError / CatalogError / WarehouseError before anything is written.
+    ``ctx.now`` and the store stamps the run log with it. Raises ConfigError / CatalogError /
+    WarehouseError before anything is written.
     """
     for source in sources:
         if source not in SOURCES:

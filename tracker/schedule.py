@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from tracker.clock import Clock, utc_now
 from tracker.config import Settings
 from tracker.errors import LockHeldError, TrackerError
 from tracker.schedule_config import ScheduleConfig, cron_trigger
@@ -111,7 +112,7 @@ class ScheduleService:
         *,
         collect: CollectFn | None = None,
         report: ReportFn | None = None,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        now: Clock = utc_now,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:

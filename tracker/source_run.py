@@ -111,10 +111,6 @@ class SourceRun:
     def __post_init__(self) -> None:
         self.result = SourceSummary(source=self.source, run_id=self.run_id)
 
-    def masked(self, text: str) -> str:
-        """Return ``text`` with the lake catalog's password masked (a file target: unchanged)."""
-        return self.settings.mask(text)
-
     def interrupt_now(self) -> None:
         """A second signal ends the process: close the run with what is stored so far."""
         result = self.result
@@ -174,7 +170,7 @@ class SourceRun:
         return errors
 
     def _store_failed(self, exc: Exception) -> str:
-        return self.masked(f"store failed: {type(exc).__name__}: {exc}")
+        return self.settings.mask(f"store failed: {type(exc).__name__}: {exc}")
 
     def _stored(self, batch: ToolBatch) -> None:
         result, extra = self.result, {"source": self.source, "run_id": self.run_id}
@@ -243,7 +239,7 @@ def collect_source(
                 cut_short += run.result.tools_failed > failed_before
                 break
     except Exception as exc:
-        fatal = run.masked(f"{type(exc).__name__}: {exc}")
+        fatal = run.settings.mask(f"{type(exc).__name__}: {exc}")
         log.exception("source failed", extra={"source": run.source, "run_id": run.run_id})
         run.fail(None, fatal)
     # a stop that left tools undone is an interrupted run, never a success: collectors that

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tracker.errors import ConfigError, WarehouseError
 
+if TYPE_CHECKING:
+    from tracker.config import Settings
 
-def settings_of(db: str | None) -> Any:
+
+def settings_of(db: str | None) -> Settings:
+    """The settings of a command: environment, with ``--db`` over TRACKER_DB."""
     from tracker.config import load_settings
 
     return load_settings(db=db)
 
 
-def reader_inputs(settings: Any) -> None:
+def reader_inputs(settings: Settings) -> None:
     """Check what a reader (`report`, `status`) needs: the catalog (a broken TRACKER_CATALOG
     fails here, as everywhere), then the DB (``require_db``)."""
     from tracker.runner import load_configured_catalog
@@ -23,7 +27,7 @@ def reader_inputs(settings: Any) -> None:
     require_db(settings)
 
 
-def require_db(settings: Any) -> None:
+def require_db(settings: Settings) -> None:
     """Refuse a DB that does not exist (a typo in --db or TRACKER_DB): only `collect` creates
     one, so a reader never publishes an empty report or creates files. A DuckLake counts as
     existing when its catalog does (a PostgreSQL catalog is assumed to)."""

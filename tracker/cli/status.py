@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from tracker.cli._app import Command, app, as_tracker_error, fail
+from tracker.cli._inputs import fmt, quiet_logs, reader_inputs, settings_of
+from tracker.cli._options import ConfigOpt, DbOpt, JsonOpt, QuietOpt
 from tracker.errors import TrackerError
 
 if TYPE_CHECKING:
     from tracker.status import StatusModel
-from tracker.cli._app import Command, app, as_tracker_error, fail
-from tracker.cli._inputs import fmt, quiet_logs, reader_inputs, settings_of
-from tracker.cli._options import ConfigOpt, DbOpt, JsonOpt, QuietOpt
 
 
 @app.command(cls=Command)

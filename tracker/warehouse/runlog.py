@@ -11,6 +11,12 @@ from tracker.warehouse.transaction import StoreCore
 
 __all__ = ["RunLog"]
 
+# closes the runs a WHERE clause selects, as left open by a process that stopped
+_CLOSE_INTERRUPTED = (
+    "UPDATE runs SET status = 'interrupted', finished_at = coalesce(finished_at, started_at),"
+    " error = coalesce(error, 'the process stopped before the run finished')"
+)
+
 
 class RunLog(StoreCore):
     """Opens, closes and annotates runs."""
@@ -24,9 +30,7 @@ class RunLog(StoreCore):
         if self.lake:
             return self._transaction(self._mark_interrupted_lake, "close interrupted runs")
         rows = self.con.execute(
-            "UPDATE runs SET status = 'interrupted', finished_at = coalesce(finished_at, started_at),"
-            " error = coalesce(error, 'the process stopped before the run finished')"
-            " WHERE status = 'running' RETURNING run_id"
+            _CLOSE_INTERRUPTED + " WHERE status = 'running' RETURNING run_id"
         ).fetchall()
         return len(rows)
 
@@ -49,11 +53,7 @@ class RunLog(StoreCore):
         ]
         if gone:
             self.con.execute(
-                "UPDATE runs SET status = 'interrupted',"
-                " finished_at = coalesce(finished_at, started_at),"
-                " error = coalesce(error, 'the process stopped before the run finished')"
-                " WHERE run_id IN (SELECT unnest(?::BIGINT[]))",
-                [gone],
+                _CLOSE_INTERRUPTED + " WHERE run_id IN (SELECT unnest(?::BIGINT[]))", [gone]
             )
         return len(gone)
 
