@@ -82,6 +82,42 @@ def test_truncated_body_and_reset_are_retried() -> None:
     assert calls["n"] == 3 and len(sleeps) == 2
 
 
+@pytest.mark.parametrize("check_json", [True, False])
+def test_the_client_decoder_reads_json_bodies_and_its_errors_are_retried(check_json: bool) -> None:
+    from tracker.collectors._http import json_body
+
+    bodies = iter([b"cut", b"whole"])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200, content=next(bodies), headers={"content-type": "application/json"}
+        )
+
+    def decode(body: bytes) -> object:
+        if body == b"cut":
+            raise ValueError("cut short")
+        return ("decoded", body)
+
+    sleeps: list[float] = []
+    with make_client(
+        _ctx(sleeps),
+        source="x",
+        base_url="https://x.test",
+        transport=httpx.MockTransport(handler),
+        check_json=check_json,
+        decode=decode,
+    ) as client:
+        response = client.get("/")
+        if check_json:  # the decoder's ValueError: cut short, asked again
+            assert len(sleeps) == 1
+            assert json_body(response) == ("decoded", b"whole")
+        else:  # no body check: the answer as it came, read by the same decoder
+            assert sleeps == []
+            with pytest.raises(ValueError, match="cut short"):
+                json_body(response)
+            assert json_body(client.get("/")) == ("decoded", b"whole")
+
+
 def test_a_cut_json_body_is_retried_and_the_good_one_parsed_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

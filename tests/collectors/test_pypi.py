@@ -150,6 +150,21 @@ def test_invalid_json_is_a_failure() -> None:
     assert isinstance(outcome, ToolFailure) and "invalid JSON" in outcome.error
 
 
+@respx.mock
+def test_the_pypi_client_decodes_json_api_documents_with_decode_project() -> None:
+    from tracker.collectors._http import json_body
+    from tracker.collectors._pypi_parse import ProjectDocument
+
+    respx.get("https://pypi.test/pypi/sacred/json").respond(json=_load("sacred.json"))
+    respx.get("https://pypi.test/simple/sacred/").respond(
+        json=_load("simple_sacred.json"),
+        headers={"Content-Type": "application/vnd.pypi.simple.v1+json"},
+    )
+    with PypiCollector().client(_ctx([])) as client:
+        assert isinstance(json_body(client.get("/pypi/sacred/json")), ProjectDocument)
+        assert json_body(client.get("/simple/sacred/")) == _load("simple_sacred.json")
+
+
 # ---- Simple API (PEP 691/700), used when the JSON API has no `releases` key ------------------
 
 
